@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Build the project's Linux 6.12: extract Debian's linux-source-6.12 into the
+# cache, apply patches/*.patch, merge config/vm.config over tinyconfig, build
+# bzImage, then build vsock_seqpacket.ko against it.
+#
+# The tree is kept between runs. A changed patch series is swapped in place
+# (old series reversed, new one applied) so the rebuild stays incremental; a
+# tree that cannot be reversed cleanly is extracted anew.
+set -euo pipefail
+LOG_TAG=kernel
+. "$(dirname "$0")/lib.sh"
+
+TARBALL=/usr/src/linux-source-6.12.tar.xz
+[ -f "$TARBALL" ] || die "$TARBALL missing: run scripts/deps.sh (Debian package linux-source-6.12)"
+mkdir -p "$CACHE" "$BUILD"
+
+# Hash of the concatenated patches in a directory (empty series allowed).
+series_hash() { find "$1" -maxdepth 1 -name '*.patch' -print0 | sort -z | xargs -0 -r cat | sha256sum | cut -d' ' -f1; }
+APPLIED=$KSRC/.vsock-seqpacket/applied
+
+extract() {
+	log "extracting $TARBALL into $CACHE"
+	rm -rf "$KSRC" "$CACHE/linux-source-6.12"
+	tar -C "$CACHE" -xf "$TARBALL"
+	mv "$CACHE/linux-source-6.12" "$KSRC"
+	mkdir -p "$APPLIED"
+}
+
+apply_series() {
+	local p
+	for p in "$TOP"/patches/*.patch; do
+		[ -e "$p" ] || continue
+		# --fuzz tolerates context drift in newer 6.12.y point releases.
+		if ! patch -d "$KSRC" -p1 --forward --fuzz=3 --quiet <"$p" >"$CACHE/patch.log" 2>&1; then
+			cat "$CACHE/patch.log" >&2
+			die "patch $(basename "$p") no longer applies to $(cat "$KSRC/.vsock-seqpacket/version" 2>/dev/null || echo this tree); the series was made against 6.12.117"
+		fi
+		cp "$p" "$APPLIED/"
+		find "$KSRC" -name '*.orig' -newer "$p" -delete 2>/dev/null || true
+	done
+}
+
+reverse_series() {
+	local p
+	for p in $(find "$APPLIED" -maxdepth 1 -name '*.patch' | sort -r); do
+		patch -d "$KSRC" -p1 -R --quiet <"$p" >/dev/null 2>&1 || return 1
+		rm -f "$p"
+	done
+}
+
+want=$(series_hash "$TOP/patches")
+if [ ! -f "$KSRC/Makefile" ] || [ ! -d "$APPLIED" ]; then
+	extract
+fi
+dpkg-query -W -f='${Version}' linux-source-6.12 >"$KSRC/.vsock-seqpacket/version" 2>/dev/null || true
+have=$(series_hash "$APPLIED")
+if [ "$have" != "$want" ]; then
+	log "patch series changed: swapping it in the cached tree"
+	if ! reverse_series; then
+		log "cached tree does not reverse cleanly: extracting anew"
+		extract
+	fi
+	apply_series
+fi
+
+cfg_hash=$( (cat "$TOP/config/vm.config"; sha256sum "$TARBALL" | cut -c1-16) | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$KSRC/.vsock-seqpacket/config.hash" 2>/dev/null)" != "$cfg_hash" ] || [ ! -f "$KSRC/.config" ]; then
+	log "configuring: tinyconfig + config/vm.config"
+	"${KMAKE[@]}" tinyconfig >/dev/null
+	(cd "$KSRC" && KCONFIG_CONFIG=.config scripts/kconfig/merge_config.sh -m .config "$TOP/config/vm.config" >/dev/null)
+	"${KMAKE[@]}" olddefconfig >/dev/null
+	grep -q '^CONFIG_RUST=y' "$KSRC/.config" ||
+		die "CONFIG_RUST did not stick; 'make LLVM=1 RUSTC=/usr/bin/rustc rustavailable' in $KSRC says why"
+	missing=$(grep -E '^CONFIG_[A-Z0-9_]+=y' "$TOP/config/vm.config" | while read -r l; do
+		grep -qx "$l" "$KSRC/.config" || echo "$l"; done)
+	[ -z "$missing" ] || log "note: options not set by Kconfig: $(echo "$missing" | tr '\n' ' ')"
+	echo "$cfg_hash" >"$KSRC/.vsock-seqpacket/config.hash"
+fi
+
+run_logged "building bzImage" "$CACHE/build-kernel.log" "${KMAKE[@]}" bzImage modules
+install -m 0644 "$KSRC/arch/x86/boot/bzImage" "$BUILD/bzImage"
+
+# The module is built out of tree from a copy, so the checkout stays clean.
+MODDIR=$BUILD/module
+rm -rf "$MODDIR"
+mkdir -p "$MODDIR"
+cp -r "$TOP/Kbuild" "$TOP/src" "$MODDIR/"
+run_logged "building vsock_seqpacket.ko" "$CACHE/build-module.log" "${KMAKE[@]}" M="$MODDIR" modules
+install -m 0644 "$MODDIR/src/vsock_seqpacket.ko" "$BUILD/vsock_seqpacket.ko"
+log "artifacts: build/bzImage build/vsock_seqpacket.ko"
