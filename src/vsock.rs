@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Thin safe wrappers for the C objects the module touches: a virtio vsock
+//! socket and the message a sender passes to it.
+//!
+//! C header: [`include/linux/virtio_vsock.h`](srctree/include/linux/virtio_vsock.h)
+
+use crate::proto::SeqHdr;
+use crate::Connection;
+use kernel::{bindings, error::to_result, prelude::*, types::Opaque};
+
+/// A socket of a virtio vsock transport (`struct vsock_sock`).
+///
+/// # Invariants
+///
+/// `trans` points to the socket's `struct virtio_vsock_sock`, and whoever
+/// holds a `&mut VsockSock` holds the socket's lock (`lock_sock()`), so the
+/// framing state in `seq_priv` is not shared.
+#[repr(transparent)]
+pub(crate) struct VsockSock(Opaque<bindings::vsock_sock>);
+
+impl VsockSock {
+    /// Creates a mutable reference to a socket from a pointer C passed in.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is valid for `'a`, its `trans` is a `struct virtio_vsock_sock`,
+    /// and the caller holds the socket's lock for `'a` (or is the only user
+    /// left, as in the destruct path).
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::vsock_sock) -> &'a mut Self {
+        // CAST: `Self` is `repr(transparent)` over `Opaque<bindings::vsock_sock>`,
+        // which has the layout of `bindings::vsock_sock`.
+        let ptr = ptr.cast::<Self>();
+        // SAFETY: By the function's requirements the pointer is valid and
+        // the socket lock gives this reference exclusive access.
+        unsafe { &mut *ptr }
+    }
+
+    fn as_ptr(&self) -> *mut bindings::vsock_sock {
+        self.0.get()
+    }
+
+    fn transport(&self) -> *mut bindings::virtio_vsock_sock {
+        // SAFETY: `self` is valid by the type invariant; `trans` is a plain field.
+        unsafe { (*self.as_ptr()).trans.cast() }
+    }
+
+    /// Attaches the framing state of this connection.
+    pub(crate) fn set_connection(&mut self, conn: KBox<Connection>) {
+        let vvs = self.transport();
+        // SAFETY: `vvs` is valid by the type invariant, and the socket lock
+        // serialises every access to `seq_priv`.
+        unsafe { (*vvs).seq_priv = KBox::into_raw(conn).cast() };
+    }
+
+    /// Detaches the framing state, if any.
+    pub(crate) fn take_connection(&mut self) -> Option<KBox<Connection>> {
+        let vvs = self.transport();
+        // SAFETY: As in `set_connection`.
+        let raw = unsafe { core::mem::replace(&mut (*vvs).seq_priv, core::ptr::null_mut()) };
+        if raw.is_null() {
+            return None;
+        }
+        // SAFETY: A non-null `seq_priv` was made by `KBox::into_raw` in
+        // `set_connection` and has just been cleared, so it is owned once.
+        Some(unsafe { KBox::from_raw(raw.cast()) })
+    }
+
+    /// The framing state C attached with the `init` callback.
+    pub(crate) fn connection(&mut self) -> Result<&mut Connection> {
+        let vvs = self.transport();
+        // SAFETY: As in `set_connection`.
+        let raw = unsafe { (*vvs).seq_priv }.cast::<Connection>();
+        if raw.is_null() {
+            return Err(EINVAL);
+        }
+        // SAFETY: `seq_priv` holds a live `KBox<Connection>` from
+        // `set_connection`; the socket lock makes this the only reference.
+        Ok(unsafe { &mut *raw })
+    }
+
+    /// Sends a SEQ_BEGIN or SEQ_END marker.
+    pub(crate) fn send_marker(&mut self, op: u16, flags: u32, hdr: &SeqHdr) -> Result {
+        let payload = hdr.encode();
+        // SAFETY: The socket is valid and locked; `payload` has the size and
+        // (packed, byte) alignment of `struct virtio_vsock_seq_hdr` and is
+        // only read during the call.
+        to_result(unsafe {
+            bindings::virtio_transport_send_seq_marker(
+                self.as_ptr(),
+                op,
+                flags,
+                payload.as_ptr().cast(),
+            )
+        })
+    }
+
+    /// Sends up to `len` bytes of `msg` as RW packets, as far as the peer's
+    /// credit allows; returns how many were sent.
+    pub(crate) fn stream_enqueue(&mut self, msg: &mut Message, len: usize) -> Result<usize> {
+        // SAFETY: The socket is valid and locked; `msg` is valid by its type
+        // invariant.
+        let ret = unsafe { bindings::virtio_transport_stream_enqueue(self.as_ptr(), msg.0, len) };
+        if ret < 0 {
+            // CAST: a negative return is an errno, which fits in `c_int`.
+            return Err(Error::from_errno(ret as i32));
+        }
+        // CAST: non-negative and at most `len`.
+        Ok(ret as usize)
+    }
+
+    /// Resets the connection because its framing broke; the reader gets `err`.
+    pub(crate) fn abort(&mut self, err: Error) {
+        // SAFETY: The socket is valid and locked.
+        unsafe { bindings::virtio_transport_seq_abort(self.as_ptr(), -err.to_errno()) };
+    }
+}
+
+/// The message a sender passed to `sendmsg()` (`struct msghdr`).
+///
+/// # Invariants
+///
+/// The pointer is valid for as long as the value lives.
+pub(crate) struct Message(*mut bindings::msghdr);
+
+impl Message {
+    /// Wraps the message of an `enqueue` callback.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is valid for the lifetime of the returned value.
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::msghdr) -> Self {
+        // INVARIANT: By the function's requirements.
+        Self(ptr)
+    }
+}
