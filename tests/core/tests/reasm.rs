@@ -21,9 +21,14 @@ fn end(msg_cnt: u32, msg_len: u32, flags: u32) -> RxEvent {
 
 /// Feeds `events`, which must all be accepted, and returns the reassembler.
 fn run(first: u32, events: &[RxEvent]) -> Reassembler {
+    run_limit(first, events, BUF)
+}
+
+/// Like [`run`] with the receive buffer size `limit`.
+fn run_limit(first: u32, events: &[RxEvent], limit: u32) -> Reassembler {
     let mut rx = Reassembler::new(first);
     for ev in events {
-        rx.on_event(*ev, BUF)
+        rx.on_event(*ev, limit)
             .unwrap_or_else(|v| panic!("{ev:?} refused: {v:?}"));
     }
     rx
@@ -32,7 +37,7 @@ fn run(first: u32, events: &[RxEvent]) -> Reassembler {
 /// Feeds the accepted prefix `ok`, then checks that `bad` is the violation `want` and that the
 /// reassembler is poisoned afterwards.
 fn violates(first: u32, ok: &[RxEvent], bad: RxEvent, limit: u32, want: Violation) {
-    let mut rx = run(first, ok);
+    let mut rx = run_limit(first, ok, limit);
     assert_eq!(rx.on_event(bad, limit), Err(want));
     assert!(!rx.is_open());
     assert_eq!(rx.pending(), 0);
@@ -41,7 +46,10 @@ fn violates(first: u32, ok: &[RxEvent], bad: RxEvent, limit: u32, want: Violatio
         assert_eq!(rx.on_event(ev, limit), Err(Violation::Poisoned));
     }
     rx.reset();
-    assert_eq!(rx.on_event(begin(rx.expected(), 0), limit), Err(Violation::Poisoned));
+    assert_eq!(
+        rx.on_event(begin(rx.expected(), 0), limit),
+        Err(Violation::Poisoned)
+    );
     assert_eq!(rx.violation(), Some(want));
 }
 
@@ -162,10 +170,7 @@ fn reset_drops_open_record_keeps_counter() {
     assert_eq!(rx.pending(), 0);
     assert_eq!(rx.expected(), 1);
     assert_eq!(rx.violation(), None);
-    assert_eq!(
-        rx.on_event(data(1), BUF),
-        Err(Violation::DataOutsideRecord)
-    );
+    assert_eq!(rx.on_event(data(1), BUF), Err(Violation::DataOutsideRecord));
 }
 
 #[test]
@@ -554,9 +559,7 @@ fn violation_kinds_names_and_descriptions() {
         assert_eq!(kind as usize, i);
         assert_eq!(ViolationKind::ALL[i], kind);
         assert_eq!(kind.name(), *name);
-        assert!(name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b == b'_'));
+        assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
         let d = v.describe();
         assert!(!d.is_empty() && d.len() < 64);
         assert!(!descriptions.contains(&d), "duplicate description {d}");

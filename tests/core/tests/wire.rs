@@ -136,7 +136,10 @@ fn any_hdr() -> impl Strategy<Value = PacketHdr> {
         any::<(u16, u16, u32, u32, u32)>(),
     )
         .prop_map(
-            |((src_cid, dst_cid, src_port, dst_port, len), (type_, op, flags, buf_alloc, fwd_cnt))| {
+            |(
+                (src_cid, dst_cid, src_port, dst_port, len),
+                (type_, op, flags, buf_alloc, fwd_cnt),
+            )| {
                 PacketHdr {
                     src_cid,
                     dst_cid,

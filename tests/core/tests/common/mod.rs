@@ -216,3 +216,86 @@ pub fn check_safety(sent: &[Record], feed: &Feed, must_detect: bool) -> Result<(
     }
     Ok(())
 }
+
+/// An independent reference model of the reassembler rules (u64 arithmetic, explicit state),
+/// used as a differential oracle: it must agree with `Reassembler` on every event.
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    /// Counter the next SEQ_BEGIN must carry.
+    pub expected: u32,
+    /// Open record: BEGIN counter, announced length, bytes received.
+    pub open: Option<(u32, u64, u64)>,
+    /// Whether a violation happened.
+    pub dead: bool,
+}
+
+impl Model {
+    /// A model whose first SEQ_BEGIN must carry `first`.
+    pub fn new(first: u32) -> Self {
+        Self {
+            expected: first,
+            ..Self::default()
+        }
+    }
+
+    /// Applies an event; errors are reported as the violation's kind.
+    pub fn on_event(
+        &mut self,
+        ev: vsock_seqpacket_core::RxEvent,
+        limit: u32,
+    ) -> Result<RxOutcome, vsock_seqpacket_core::ViolationKind> {
+        use vsock_seqpacket_core::{RxEvent, ViolationKind as K, FLAG_SEQ_EOM};
+        if self.dead {
+            return Err(K::Poisoned);
+        }
+        let res = match (ev, self.open) {
+            (RxEvent::Begin(_), Some(_)) => Err(K::BeginInsideRecord),
+            (RxEvent::Begin(h), None) if h.msg_cnt != self.expected => Err(K::CounterMismatch),
+            (RxEvent::Begin(h), None) if h.msg_len > limit => Err(K::TooLarge),
+            (RxEvent::Begin(h), None) => {
+                self.open = Some((h.msg_cnt, u64::from(h.msg_len), 0));
+                self.expected = h.msg_cnt.wrapping_add(1);
+                Ok(RxOutcome::Opened)
+            }
+            (RxEvent::Data { .. }, None) => Err(K::DataOutsideRecord),
+            (RxEvent::Data { flags, .. }, Some(_)) if flags & FLAG_SEQ_EOM != 0 => {
+                Err(K::EomOnData)
+            }
+            (RxEvent::Data { len, .. }, Some((c, l, got))) => {
+                if got + u64::from(len) > l {
+                    Err(K::Overrun)
+                } else {
+                    self.open = Some((c, l, got + u64::from(len)));
+                    Ok(RxOutcome::Queued)
+                }
+            }
+            (RxEvent::End { .. }, None) => Err(K::EndWithoutBegin),
+            (RxEvent::End { hdr, flags }, Some((c, l, got))) => {
+                if hdr.msg_cnt != c.wrapping_add(1) {
+                    Err(K::CounterMismatch)
+                } else if u64::from(hdr.msg_len) != l {
+                    Err(K::LengthMismatch)
+                } else if got != l {
+                    Err(K::Underrun)
+                } else {
+                    self.open = None;
+                    self.expected = hdr.msg_cnt.wrapping_add(1);
+                    Ok(RxOutcome::Complete {
+                        len: hdr.msg_len,
+                        eor: flags & FLAG_SEQ_EOR != 0,
+                    })
+                }
+            }
+        };
+        if res.is_err() {
+            self.dead = true;
+            self.open = None;
+        }
+        res
+    }
+
+    /// Bytes of the open record received so far.
+    pub fn pending(&self) -> u32 {
+        self.open.map_or(0, |(_, _, got)| got as u32)
+    }
+}

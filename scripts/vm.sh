@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Boot one of the project's VM layouts and run a scenario in it.
+#
+#   scripts/vm.sh [--layout loopback|hostguest] [--module both|host|guest|none]
+#                 [--timeout SECONDS] SCENARIO
+#
+# loopback:  one VM; both peers inside, CID 1 (vsock_loopback).
+# hostguest: an L1 "host" VM (TCG, vhost_vsock) that boots an L2 "guest"
+#            (CID 3) inside it, with KVM when L1 has /dev/kvm, else TCG.
+# --module picks where vsock_seqpacket.ko is inserted: both (default), host
+# (the loopback VM or L1), guest (L2), none.
+# SCENARIO is tests/scenarios/SCENARIO.sh: it defines role_loopback, or
+# role_l1 and role_l2, run by the VMs' /init (tests/vm/init). Exits non-zero
+# when anything inside failed, printing the console; always cleans up.
+#
+# Needs build/bzImage, build/vsock_seqpacket.ko (scripts/kernel.sh) and
+# build/bin (scripts/userspace.sh).
+set -euo pipefail
+LOG_TAG=vm
+. "$(dirname "$0")/lib.sh"
+
+layout=loopback module=both timeout=900
+while [ $# -gt 0 ]; do
+	case $1 in
+	--layout) layout=$2; shift 2 ;;
+	--layout=*) layout=${1#*=}; shift ;;
+	--module) module=$2; shift 2 ;;
+	--module=*) module=${1#*=}; shift ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--timeout=*) timeout=${1#*=}; shift ;;
+	-*) die "unknown option $1" ;;
+	*) break ;;
+	esac
+done
+[ $# -eq 1 ] || die "usage: scripts/vm.sh [--layout loopback|hostguest] [--module both|host|guest|none] [--timeout S] SCENARIO"
+scenario=$1
+[ -f "$TOP/tests/scenarios/$scenario.sh" ] || die "no scenario tests/scenarios/$scenario.sh"
+case $layout in loopback | hostguest) ;; *) die "layout must be loopback or hostguest" ;; esac
+case $module in
+both) hostmod=1 guestmod=1 ;;
+host) hostmod=1 guestmod=0 ;;
+guest) hostmod=0 guestmod=1 ;;
+none) hostmod=0 guestmod=0 ;;
+*) die "--module must be both, host, guest or none" ;;
+esac
+for f in bzImage vsock_seqpacket.ko bin/vsock_test bin/vsock_relay; do
+	[ -e "$BUILD/$f" ] || die "build/$f missing: run scripts/kernel.sh and scripts/userspace.sh (or make build)"
+done
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: run scripts/deps.sh"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vsq-vm.XXXXXX")
+qemu_pid=
+cleanup() {
+	[ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# One initramfs serves both levels: L1 hands it to L2 from the host's
+# build directory, which it sees over 9p.
+stage=$work/initramfs
+mkdir -p "$stage"/{bin,sbin,lib,proc,sys,dev,tmp,host,vm,scenarios,etc}
+cp /bin/busybox "$stage/bin/busybox"
+cp "$BUILD"/bin/* "$stage/bin/"
+cp "$BUILD/vsock_seqpacket.ko" "$stage/lib/"
+cp "$TOP/tests/vm/init" "$stage/init"
+cp "$TOP/tests/vm/lib.sh" "$stage/vm/"
+cp "$TOP"/tests/scenarios/*.sh "$stage/scenarios/"
+chmod +x "$stage/init"
+(cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.cpio.gz"
+mv "$work/initramfs.cpio.gz" "$BUILD/initramfs.cpio.gz"
+
+if [ "$layout" = loopback ]; then
+	role=loopback mem=1G
+	append="vsq.role=loopback vsq.module=$hostmod vsq.scenario=$scenario"
+else
+	role=l1 mem=2G
+	append="vsq.role=l1 vsq.module=$hostmod vsq.l2module=$guestmod vsq.scenario=$scenario vsq.build=$BUILD"
+fi
+console=$work/console.log
+log "$layout layout, module: $module, scenario: $scenario (timeout ${timeout}s)"
+start=$SECONDS
+timeout --foreground "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp 1 \
+	-kernel "$BUILD/bzImage" -initrd "$BUILD/initramfs.cpio.gz" \
+	-append "console=ttyS0 quiet panic=-1 $append" \
+	-nographic -no-reboot -monitor none -serial stdio -nodefaults \
+	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+	</dev/null >"$console" 2>&1 &
+qemu_pid=$!
+# Stream the console while it runs, so a slow run shows progress.
+tail -n +1 -f "$console" --pid="$qemu_pid" 2>/dev/null |
+	grep --line-buffered -E '^(vm\[|  \[L2\] vm\[|not ok|# Totals)|VSQ-RESULT|Kernel panic' | sed -u 's/\r$//; s/^/  | /' &
+tailer=$!
+status=0
+wait "$qemu_pid" || status=$?
+qemu_pid=
+sleep 0.5; kill "$tailer" 2>/dev/null || true
+cp "$console" "$BUILD/console-$layout-$module-$scenario.log"
+if grep -q "VSQ-RESULT role=$role rc=0" "$console"; then
+	log "PASS: $layout/$module/$scenario in $((SECONDS - start))s"
+	exit 0
+fi
+if [ $status -eq 124 ]; then
+	echo "== timed out after ${timeout}s; console:" >&2
+else
+	echo "== failed (qemu status $status); console:" >&2
+fi
+tr -d '\r' <"$console" | tail -n 200 >&2
+log "FAIL: $layout/$module/$scenario (full console: build/console-$layout-$module-$scenario.log)"
+exit 1

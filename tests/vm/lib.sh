@@ -1,0 +1,73 @@
+# Helpers for scenarios, sourced by /init inside the VMs.
+
+# Marks for the host's log parser.
+say() { echo "vm[$VSQ_role]: $*"; }
+
+# Counter file of the module, or "-" when it is not loaded.
+stat_of() {
+	cat "/sys/kernel/debug/vsock_seqpacket/$1" 2>/dev/null || echo -
+}
+
+show_stats() {
+	[ -d /sys/kernel/debug/vsock_seqpacket ] || { say "stats: module not loaded"; return; }
+	say "stats: $(cd /sys/kernel/debug/vsock_seqpacket && for f in *; do [ -f "$f" ] && printf '%s=%s ' "$f" "$(cat "$f")"; done)"
+	v=$(cd /sys/kernel/debug/vsock_seqpacket/violations && for f in *; do [ "$(cat "$f")" != 0 ] && printf '%s=%s ' "$f" "$(cat "$f")"; done)
+	say "violations: ${v:-none}"
+}
+
+# The host's root over 9p, with what a chroot there needs to run QEMU,
+# socat and tcpdump.
+mount_hostroot() {
+	[ -d /host/usr ] && return 0
+	mkdir -p /host
+	mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /host || return 1
+	mount -t proc proc /host/proc
+	mount -t sysfs sys /host/sys
+	mount -t devtmpfs dev /host/dev
+	mount -t tmpfs tmp /host/tmp
+	mount -t tmpfs run /host/run 2>/dev/null
+}
+
+hostrun() { chroot /host "$@"; }
+
+# start_l2 SCENARIO [extra QEMU arguments]: boots the L2 guest (CID 3) in
+# the background; its console goes to /host/tmp/l2.log.
+start_l2() {
+	scenario=$1; shift
+	mount_hostroot || { say "cannot mount the host root over 9p"; return 1; }
+	if [ -c /dev/kvm ]; then accel="-accel kvm"; L2_ACCEL=kvm; else accel="-accel tcg -cpu max"; L2_ACCEL=tcg; fi
+	say "starting L2 guest with $L2_ACCEL (module: $VSQ_l2module)"
+	hostrun timeout "${VSQ_l2timeout:-600}" qemu-system-x86_64 $accel -m 512M -smp 1 \
+		-kernel "$VSQ_build/bzImage" -initrd "$VSQ_build/initramfs.cpio.gz" \
+		-append "console=ttyS0 quiet panic=-1 vsq.role=l2 vsq.module=$VSQ_l2module vsq.scenario=$scenario" \
+		-nographic -no-reboot -monitor none -serial stdio -nodefaults \
+		-device vhost-vsock-pci,guest-cid=3 "$@" >/host/tmp/l2.log 2>&1 &
+	L2_PID=$!
+}
+
+# wait_l2: waits for the L2 guest, prints its console, and fails unless it
+# reported success.
+wait_l2() {
+	wait "$L2_PID"
+	sed 's/^/  [L2] /' /host/tmp/l2.log | tr -d '\r'
+	grep -q 'VSQ-RESULT role=l2 rc=0' /host/tmp/l2.log
+}
+
+# Serial port carrying one TCP control connection between L1 and L2.
+serial_args() { # NAME
+	echo "-chardev socket,id=$1,path=/tmp/$1.sock,server=on,wait=off -device virtserialport,chardev=$1,name=$1"
+}
+
+wait_for_file() { # PATH SECONDS
+	i=0
+	while [ ! -e "$1" ] && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
+	[ -e "$1" ]
+}
+
+wait_for_tcp_listen() { # PORT SECONDS
+	hex=$(printf '%04X' "$1")
+	i=0
+	while ! grep -q ":$hex 00000000:0000 0A" /proc/net/tcp 2>/dev/null && [ $i -lt $(($2 * 10)) ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+}
