@@ -35,11 +35,15 @@ hostrun() { chroot /host "$@"; }
 start_l2() {
 	scenario=$1; shift
 	mount_hostroot || { say "cannot mount the host root over 9p"; return 1; }
-	if [ -c /dev/kvm ]; then accel="-accel kvm"; L2_ACCEL=kvm; else accel="-accel tcg -cpu max"; L2_ACCEL=tcg; fi
+	if [ -c /dev/kvm ] && [ "${VSQ_l2accel:-kvm}" = kvm ]; then
+		accel="-accel kvm" L2_ACCEL=kvm
+	else
+		accel="-accel tcg -cpu max" L2_ACCEL=tcg
+	fi
 	say "starting L2 guest with $L2_ACCEL (module: $VSQ_l2module)"
 	hostrun timeout "${VSQ_l2timeout:-600}" qemu-system-x86_64 $accel -m 512M -smp 1 \
 		-kernel "$VSQ_build/bzImage" -initrd "$VSQ_build/initramfs.cpio.gz" \
-		-append "console=ttyS0 quiet panic=-1 vsq.role=l2 vsq.module=$VSQ_l2module vsq.scenario=$scenario" \
+		-append "console=ttyS0 quiet panic=-1 vsq.role=l2 vsq.module=$VSQ_l2module vsq.peermodule=$VSQ_module vsq.scenario=$scenario" \
 		-nographic -no-reboot -monitor none -serial stdio -nodefaults \
 		-device vhost-vsock-pci,guest-cid=3 "$@" >/host/tmp/l2.log 2>&1 &
 	L2_PID=$!
@@ -70,4 +74,32 @@ wait_for_tcp_listen() { # PORT SECONDS
 	while ! grep -q ":$hex 00000000:0000 0A" /proc/net/tcp 2>/dev/null && [ $i -lt $(($2 * 10)) ]; do
 		sleep 0.1; i=$((i + 1))
 	done
+}
+
+# kernel_suite_result NAME LOG: summarises a run of the kernel's vsock_test
+# client (its lines look like "12 - SOCK_SEQPACKET msg bounds...ok").
+kernel_suite_result() {
+	total=$(vsock_test --list 2>/dev/null | grep -c '^[0-9]')
+	passed=$(grep -cE '^[0-9]+ - .*\.\.\.ok$' "$2")
+	if grep -q 'All tests have been executed' "$2" && [ "$passed" = "$total" ]; then
+		say "$1: kernel vsock_test $passed/$total passed"
+		return 0
+	fi
+	say "$1: kernel vsock_test FAILED ($passed/$total passed):"
+	sed 's/^/    /' "$2"
+	return 1
+}
+
+# check_framing PEER_MODULE: this side's statistics show marker connections
+# when both ends have the module, and only fallback ones when the peer lacks it.
+check_framing() {
+	[ "$VSQ_module" = 1 ] || { say "framing: module not loaded here, no statistics"; return 0; }
+	m=$(stat_of connections_markers) f=$(stat_of connections_fallback)
+	if [ "$1" = 1 ]; then
+		[ "$m" -gt 0 ] && [ "$f" = 0 ] && { say "framing: $m marker connections, $f fallback (as expected)"; return 0; }
+	else
+		[ "$m" = 0 ] && [ "$f" -gt 0 ] && { say "framing: $m marker connections, $f fallback (as expected)"; return 0; }
+	fi
+	say "framing: UNEXPECTED: $m marker connections, $f fallback (peer module: $1)"
+	return 1
 }
