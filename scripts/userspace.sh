@@ -15,11 +15,11 @@ install -m 0755 "$KSRC/tools/testing/vsock/vsock_test" "$BUILD/bin/vsock_test"
 
 # --target keeps crt-static away from build scripts and proc-macros.
 TARGET=x86_64-unknown-linux-gnu
-packages=(-p vsock-relay)
+packages=(-p vsock-seqpacket-tools)
 [ -f "$TOP/tests/vsock_test/Cargo.toml" ] && packages+=(-p vsock-seqpacket-tests)
 (cd "$TOP" && RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --release --target "$TARGET" "${packages[@]}") ||
 	die "building the Rust test tools failed"
-for bin in "$TOP"/target/$TARGET/release/vsock_relay "$TOP"/target/$TARGET/release/vsock_seqpacket_test \
+for bin in "$TOP"/target/$TARGET/release/vsock_relay "$TOP"/target/$TARGET/release/vsock_demo "$TOP"/target/$TARGET/release/vsock_seqpacket_test \
 	"$TOP"/target/$TARGET/release/vsock_seqpacket_perf; do
 	[ -x "$bin" ] && install -m 0755 "$bin" "$BUILD/bin/"
 done

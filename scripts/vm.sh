@@ -72,7 +72,7 @@ mv "$work/initramfs.cpio.gz" "$BUILD/initramfs.cpio.gz"
 
 if [ "$layout" = loopback ]; then
 	role=loopback mem=1G
-	append="vsq.role=loopback vsq.module=$hostmod vsq.scenario=$scenario"
+	append="vsq.role=loopback vsq.module=$hostmod vsq.scenario=$scenario vsq.top=$TOP"
 else
 	role=l1 mem=2G
 	append="vsq.role=l1 vsq.l2accel=${VSQ_L2_ACCEL:-kvm} vsq.l2timeout=$((timeout - 30)) vsq.module=$hostmod vsq.l2module=$guestmod vsq.scenario=$scenario vsq.build=$BUILD"

@@ -59,7 +59,9 @@ pub(crate) fn violation_log_allowed() -> bool {
     let now = unsafe { bindings::ktime_get() };
     let start = WINDOW_START.load(Relaxed);
     if now.wrapping_sub(start) >= INTERVAL_NS
-        && WINDOW_START.compare_exchange(start, now, Relaxed, Relaxed).is_ok()
+        && WINDOW_START
+            .compare_exchange(start, now, Relaxed, Relaxed)
+            .is_ok()
     {
         IN_WINDOW.store(0, Relaxed);
     }

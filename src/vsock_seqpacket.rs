@@ -25,8 +25,8 @@ mod stats;
 mod vsock;
 
 use proto::{
-    classify, FrameError, Reassembler, RxEvent, RxOutcome, TxFramer, Violation,
-    FLAG_SEQ_EOR, OP_RW, OP_SEQ_BEGIN, OP_SEQ_END, SEQ_HDR_LEN,
+    classify, FrameError, Reassembler, RxEvent, RxOutcome, TxFramer, Violation, FLAG_SEQ_EOR,
+    OP_RW, OP_SEQ_BEGIN, OP_SEQ_END, SEQ_HDR_LEN,
 };
 use stats::{add, STATS};
 use vsock::{Message, VsockSock};
@@ -57,7 +57,10 @@ impl kernel::Module for VsockSeqpacket {
         let debugfs = stats::Debugfs::new();
         let registration = Registration::new(module)?;
         pr_info!("SEQ_BEGIN/SEQ_END markers registered for virtio vsock SOCK_SEQPACKET\n");
-        Ok(Self { _registration: registration, _debugfs: debugfs })
+        Ok(Self {
+            _registration: registration,
+            _debugfs: debugfs,
+        })
     }
 }
 
@@ -69,11 +72,15 @@ fn self_check() -> Result {
     for (len, eor) in [(3u32, true), (0, false)] {
         let begin = tx.begin(len, eor).map_err(|_| EINVAL)?;
         let ok = rx.on_event(RxEvent::Begin(begin), 16) == Ok(RxOutcome::Opened)
-            && (len == 0 || rx.on_event(RxEvent::Data { len, flags: 0 }, 16) == Ok(RxOutcome::Queued));
+            && (len == 0
+                || rx.on_event(RxEvent::Data { len, flags: 0 }, 16) == Ok(RxOutcome::Queued));
         tx.data_sent(len).map_err(|_| EINVAL)?;
         let (end, eor) = tx.end().map_err(|_| EINVAL)?;
         let flags = if eor { FLAG_SEQ_EOR } else { 0 };
-        if !ok || rx.on_event(RxEvent::End { hdr: end, flags }, 16) != Ok(RxOutcome::Complete { len, eor }) {
+        if !ok
+            || rx.on_event(RxEvent::End { hdr: end, flags }, 16)
+                != Ok(RxOutcome::Complete { len, eor })
+        {
             pr_err!("protocol core self-check failed\n");
             return Err(EINVAL);
         }
@@ -126,7 +133,10 @@ unsafe extern "C" fn init_callback(vsk: *mut bindings::vsock_sock) -> c_int {
     from_result(|| {
         let first = stats::INITIAL_COUNTER.load(core::sync::atomic::Ordering::Relaxed);
         let conn = KBox::new(
-            Connection { tx: TxFramer::new(first), rx: Reassembler::new(first) },
+            Connection {
+                tx: TxFramer::new(first),
+                rx: Reassembler::new(first),
+            },
             GFP_KERNEL,
         )?;
         // SAFETY: By this function's contract.
@@ -147,7 +157,11 @@ unsafe extern "C" fn destroy_callback(vsk: *mut bindings::vsock_sock) {
 ///
 /// Called by C for an established SOCK_SEQPACKET connection.
 unsafe extern "C" fn established_callback(_vsk: *mut bindings::vsock_sock, markers: bool) {
-    let counter = if markers { &STATS.connections_markers } else { &STATS.connections_fallback };
+    let counter = if markers {
+        &STATS.connections_markers
+    } else {
+        &STATS.connections_fallback
+    };
     add(counter, 1);
 }
 
@@ -186,7 +200,11 @@ fn send_record(sock: &mut VsockSock, msg: &mut Message, len: usize, eor: bool) -
         return Err(broken_record(sock, EPIPE));
     }
 
-    let sent = if len > 0 { sock.stream_enqueue(msg, len) } else { Ok(0) };
+    let sent = if len > 0 {
+        sock.stream_enqueue(msg, len)
+    } else {
+        Ok(0)
+    };
     let sent = match sent {
         Ok(sent) => sent,
         Err(e) => return Err(e),

@@ -23,11 +23,16 @@ fn find_port(name: &str) -> io::Result<PathBuf> {
             return Ok(PathBuf::from("/dev").join(entry.file_name()));
         }
     }
-    Err(io::Error::new(io::ErrorKind::NotFound, format!("no virtio-serial port named {name}")))
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("no virtio-serial port named {name}"),
+    ))
 }
 
 fn loopback_only(addr: &str) -> Result<SocketAddr, String> {
-    let addr: SocketAddr = addr.parse().map_err(|e| format!("bad address {addr}: {e}"))?;
+    let addr: SocketAddr = addr
+        .parse()
+        .map_err(|e| format!("bad address {addr}: {e}"))?;
     if addr.ip() != Ipv4Addr::LOCALHOST {
         return Err(format!("{addr}: the relay only talks to 127.0.0.1"));
     }
@@ -68,7 +73,10 @@ fn run(args: &[String]) -> Result<(), String> {
     let tcp = match mode.as_str() {
         "--listen" => {
             let listener = TcpListener::bind(addr).map_err(|e| format!("bind {addr}: {e}"))?;
-            listener.accept().map_err(|e| format!("accept on {addr}: {e}"))?.0
+            listener
+                .accept()
+                .map_err(|e| format!("accept on {addr}: {e}"))?
+                .0
         }
         "--connect" => connect_with_patience(addr).map_err(|e| format!("connect {addr}: {e}"))?,
         other => return Err(format!("unknown mode {other}")),

@@ -1,0 +1,34 @@
+# vsock-seqpacket: SEQ_BEGIN/SEQ_END record markers for virtio vsock SOCK_SEQPACKET.
+#
+#   make run     boot host (L1) and guest (L2) VMs with the module on both and
+#                exchange records both ways (the main job)
+#   make test    every test layer (scripts/test.sh); LAYERS="kernel wire" picks some
+#   make build   dependencies, kernel + module, static test tools
+#   make module  rebuild only what changed in the kernel tree and the module
+#   make clean   remove build/ (the kernel tree stays in the cache)
+#
+# Each target installs what it needs on a fresh Debian 12 machine.
+
+.PHONY: all deps build kernel module userspace run test clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+kernel module: deps
+	@bash scripts/kernel.sh
+
+userspace: kernel
+	@bash scripts/userspace.sh
+
+build: userspace
+
+run: build
+	@bash scripts/vm.sh --layout hostguest demo
+
+test: build
+	@bash scripts/test.sh
+
+clean:
+	rm -rf build target

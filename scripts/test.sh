@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Every test layer of the project, in order; prints a line per layer and
+# ends with "N passed, N failed". Select layers with LAYERS="core kernel ..."
+# (default: all). Assumes scripts/deps.sh, kernel.sh and userspace.sh ran
+# (make test does that).
+#
+# Layers:
+#   core       cargo test of the protocol core (unit + property tests)
+#   fuzz       coverage-guided fuzzing of the core (FUZZ_SECONDS, default 30)
+#   bench      core micro-benchmark (prints figures, fails only if it cannot run)
+#   style      checkpatch on patches/, kernel rustfmt on src/, clippy on userspace
+#   kernel     the kernel's vsock_test: loopback (module / none), host<->guest
+#              both directions with the module on both, host only, guest only, none
+#   demo       records with and without MSG_EOR, and MSG_TRUNC, both ways
+#   wire       vsockmon capture: marker layout and counters; no marker on fallback
+#   unload     rmmod refused while a marker connection lives, fine after
+#   suite      the project's vsock_seqpacket_test, loopback and host<->guest
+set -uo pipefail
+LOG_TAG=test
+. "$(dirname "$0")/lib.sh"
+
+LAYERS=${LAYERS:-core fuzz bench style kernel demo wire unload suite}
+passed=0 failed=0 skipped=0
+results=()
+
+record() { # NAME STATUS SECONDS
+	results+=("$(printf '%-38s %-5s %4ss' "$1" "$2" "$3")")
+	case $2 in
+	PASS) passed=$((passed + 1)) ;;
+	SKIP) skipped=$((skipped + 1)) ;;
+	*) failed=$((failed + 1)) ;;
+	esac
+}
+
+step() { # NAME COMMAND...
+	local name=$1 start=$SECONDS; shift
+	log "--- $name"
+	if "$@"; then record "$name" PASS $((SECONDS - start)); else record "$name" FAIL $((SECONDS - start)); fi
+}
+
+vm() { "$TOP/scripts/vm.sh" --timeout 600 "$@"; }
+
+style() {
+	local ok=0
+	# Outside any git tree, or checkpatch reads the patches as files of it.
+	(cd / && "$KSRC/scripts/checkpatch.pl" --no-tree -q --ignore FILE_PATH_CHANGES "$TOP"/patches/*.patch) || ok=1
+	rustfmt --edition 2021 --check --config-path "$KSRC/.rustfmt.toml" "$TOP/src/vsock_seqpacket.rs" || ok=1
+	(cd "$TOP" && cargo clippy -q --workspace --all-targets -- -D warnings) || ok=1
+	(cd "$TOP" && cargo fmt --all --check) || ok=1
+	return $ok
+}
+
+for layer in $LAYERS; do
+	case $layer in
+	core) step "core: cargo test" bash -c "cd '$TOP' && cargo test -q -p vsock-seqpacket-core 2>&1 | tail -n 25" ;;
+	fuzz) step "core: fuzz ${FUZZ_SECONDS:-30}s" env FUZZ_SECONDS="${FUZZ_SECONDS:-30}" "$TOP/scripts/fuzz-core.sh" ;;
+	bench) step "core: micro-benchmark" env BENCH_SECONDS=1 "$TOP/scripts/bench-core.sh" ;;
+	style) step "style: checkpatch, rustfmt, clippy" style ;;
+	kernel)
+		step "kernel vsock_test loopback/module" vm --layout loopback --module both kernel_suite
+		step "kernel vsock_test loopback/none" vm --layout loopback --module none kernel_suite
+		for m in both host guest none; do
+			step "kernel vsock_test host<->guest/$m" vm --layout hostguest --module $m kernel_suite
+		done
+		;;
+	demo)
+		step "demo loopback" vm --layout loopback demo
+		step "demo host<->guest" vm --layout hostguest demo
+		;;
+	wire) step "wire proof (vsockmon)" vm --layout loopback wire ;;
+	unload) step "unload policy" vm --layout loopback unload ;;
+	suite)
+		if [ -f "$TOP/tests/scenarios/suite.sh" ]; then
+			step "suite loopback" vm --layout loopback suite
+			step "suite host<->guest" vm --layout hostguest suite
+		else
+			log "SKIP suite: tests/scenarios/suite.sh not present"
+			record "suite" SKIP 0
+		fi
+		;;
+	*) die "unknown layer $layer" ;;
+	esac
+done
+
+echo
+echo "== test layers"
+printf '%s\n' "${results[@]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]

@@ -1,0 +1,27 @@
+# Proof on the wire: capture vsockmon0 while one marker connection and one
+# fallback connection (module unloaded in between) exchange the demo records.
+role_loopback() {
+	mount_hostroot || return 1
+	hostrun ip link add type vsockmon || { say "cannot create vsockmon0"; return 1; }
+	hostrun ip link set vsockmon0 up
+	hostrun tcpdump -Z root -i vsockmon0 -w /tmp/wire.pcap -U >/tmp/tcpdump.log 2>&1 &
+	dump=$!
+	sleep 2
+	# Marker connection on port 5000.
+	vsock_demo server 5000 >/tmp/s1.log 2>&1 &
+	s1=$!
+	vsock_demo client 1 5000 >/tmp/c1.log 2>&1 || { cat /tmp/c1.log; return 1; }
+	wait $s1
+	# Fallback connection on port 5001, without the module.
+	sleep 1
+	rmmod vsock_seqpacket || { say "rmmod failed"; return 1; }
+	vsock_demo --no-empty server 5001 >/tmp/s2.log 2>&1 &
+	s2=$!
+	vsock_demo --no-empty client 1 5001 >/tmp/c2.log 2>&1 || { cat /tmp/c2.log; return 1; }
+	wait $s2
+	sleep 1
+	kill $dump; wait $dump
+	insmod /lib/vsock_seqpacket.ko
+	hostrun python3 "$VSQ_top/tests/wire_check.py" /tmp/wire.pcap 5000 5001 | sed 's/^/vm[loopback]: /'
+	[ "$(hostrun python3 "$VSQ_top/tests/wire_check.py" /tmp/wire.pcap 5000 5001 >/dev/null; echo $?)" = 0 ]
+}
