@@ -1,0 +1,75 @@
+# The project's own SOCK_SEQPACKET suite (tests/vsock_test), TAP output.
+# Two passes: every case with counters starting at 0, then the counter-wrap
+# case with both ends' initial_counter just below 2^32.
+
+WRAP_START=4294967256
+
+set_initial_counter() {
+	[ -w /sys/kernel/debug/vsock_seqpacket/initial_counter ] &&
+		echo "$1" >/sys/kernel/debug/vsock_seqpacket/initial_counter
+	return 0
+}
+
+suite_server() { # PEER_CID LOG ARGS...
+	cid=$1 out=$2; shift 2
+	vsock_seqpacket_test --mode=server --peer-cid="$cid" "$@" >"$out" 2>&1
+}
+
+suite_client() { # PEER_CID LOG ARGS...
+	cid=$1 out=$2; shift 2
+	vsock_seqpacket_test --mode=client --peer-cid="$cid" "$@" >"$out" 2>&1
+}
+
+# suite_report NAME LOG RC: prints the TAP of one side, says its totals.
+suite_report() {
+	sed 's/^/    /' "$2"
+	say "$1: $(grep '^# Totals' "$2" || echo 'no totals line') (exit $3)"
+	[ "$3" = 0 ]
+}
+
+role_loopback() {
+	ok=0
+	for pass in all wrap; do
+		if [ $pass = all ]; then args=""; set_initial_counter 0; else args="--only=counter_wrap"; set_initial_counter $WRAP_START; fi
+		suite_server 1 /tmp/server-$pass.log $args &
+		server=$!
+		suite_client 1 /tmp/client-$pass.log $args; crc=$?
+		wait $server; src=$?
+		suite_report "loopback $pass: client" /tmp/client-$pass.log $crc || ok=1
+		suite_report "loopback $pass: server" /tmp/server-$pass.log $src || ok=1
+	done
+	set_initial_counter 0
+	show_stats
+	return $ok
+}
+
+# L1: server of guest->host, then client of host->guest (and the same for
+# the wrap pass). L2 mirrors it.
+role_l1() {
+	ok=0
+	start_l2 suite || return 1
+	for pass in all wrap; do
+		if [ $pass = all ]; then args=""; set_initial_counter 0; else args="--only=counter_wrap"; set_initial_counter $WRAP_START; fi
+		suite_server 3 /tmp/g2h-server-$pass.log --control-port=1235 $args; rc=$?
+		suite_report "guest-to-host $pass: server in L1" /tmp/g2h-server-$pass.log $rc || ok=1
+		suite_client 3 /tmp/h2g-client-$pass.log --control-port=1236 $args; rc=$?
+		suite_report "host-to-guest $pass: client in L1" /tmp/h2g-client-$pass.log $rc || ok=1
+	done
+	set_initial_counter 0
+	wait_l2 || { say "L2 failed"; ok=1; }
+	show_stats
+	return $ok
+}
+
+role_l2() {
+	ok=0
+	for pass in all wrap; do
+		if [ $pass = all ]; then args=""; set_initial_counter 0; else args="--only=counter_wrap"; set_initial_counter $WRAP_START; fi
+		suite_client 2 /tmp/g2h-client-$pass.log --control-port=1235 $args; rc=$?
+		suite_report "guest-to-host $pass: client in L2" /tmp/g2h-client-$pass.log $rc || ok=1
+		suite_server 2 /tmp/h2g-server-$pass.log --control-port=1236 $args; rc=$?
+		suite_report "host-to-guest $pass: server in L2" /tmp/h2g-server-$pass.log $rc || ok=1
+	done
+	show_stats
+	return $ok
+}
