@@ -52,6 +52,13 @@ start_l2() {
 # wait_l2: waits for the L2 guest, prints its console, and fails unless it
 # reported success.
 wait_l2() {
+	# L1's half is done: L2 has a minute to finish its own.
+	i=0
+	while kill -0 "$L2_PID" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+	if kill -0 "$L2_PID" 2>/dev/null; then
+		say "L2 still running 60 s after L1's half ended: stopping it"
+		hostrun pkill -f 'vsq.role=l2'
+	fi
 	wait "$L2_PID"
 	sed 's/^/  [L2] /' /host/tmp/l2.log | tr -d '\r'
 	grep -q 'VSQ-RESULT role=l2 rc=0' /host/tmp/l2.log

@@ -32,7 +32,11 @@ client; start both with the same case selection. Output is kselftest TAP.
   --skip=ID             skip a case, by id or name (repeatable)
   --only=ID             run only these cases, by id or name (repeatable)
   --seed=N              seed of the randomised cases (the client's counts)
-  --watchdog=SECS       abort the whole run after SECS, default 300
+  --control-timeout=SECS  how long the server waits for the client to
+                        appear on the control port, default 120 (the client
+                        retries for 30 s)
+  --watchdog=SECS       abort the run SECS after the control connection is
+                        up, default 300
   --help                this text
 
 Exit status: 0 all cases passed or skipped, 1 a case failed, 4 all skipped.
@@ -49,6 +53,7 @@ struct Opts {
     skip: Vec<String>,
     only: Vec<String>,
     seed: u64,
+    control_timeout: u64,
     watchdog: u32,
 }
 
@@ -72,6 +77,7 @@ fn parse_args() -> Opts {
         skip: Vec::new(),
         only: Vec::new(),
         seed: 0x5eed_0001,
+        control_timeout: 120,
         watchdog: 300,
     };
     let mut args = std::env::args().skip(1);
@@ -110,6 +116,7 @@ fn parse_args() -> Opts {
             "--skip" => o.skip.push(value()),
             "--only" => o.only.push(value()),
             "--seed" => o.seed = number(&name, &value()),
+            "--control-timeout" => o.control_timeout = number(&name, &value()),
             "--watchdog" => o.watchdog = number(&name, &value()),
             _ => usage_error(&format!("unknown option {arg:?}")),
         }
@@ -151,7 +158,8 @@ extern "C" fn watchdog_fired(_: libc::c_int) {
 }
 
 /// Arms a global deadline: every blocking call has its own timeout, but a
-/// bug in the suite itself must not hang a CI run either.
+/// bug in the suite itself must not hang a CI run either. Armed once the
+/// peer is there, so that a slow boot of the peer's VM does not count.
 fn arm_watchdog(secs: u32) {
     // SAFETY: installs an async-signal-safe handler; sigaction is zeroed
     // POD before the fields are set.
@@ -168,7 +176,6 @@ fn arm_watchdog(secs: u32) {
 fn main() {
     let o = parse_args();
     let selected = select(&o);
-    arm_watchdog(o.watchdog);
 
     harness::print_header(cases::CASES.len());
     diag!(
@@ -185,7 +192,9 @@ fn main() {
     }
 
     let ctl = match o.role {
-        Role::Server => control::Control::accept(o.control_port, Duration::from_secs(60)),
+        Role::Server => {
+            control::Control::accept(o.control_port, Duration::from_secs(o.control_timeout))
+        }
         Role::Client => control::Control::connect(
             o.peer_cid.expect("checked in parse_args"),
             o.control_port,
@@ -207,6 +216,7 @@ fn main() {
         }
     };
 
+    arm_watchdog(o.watchdog);
     let totals = harness::run(
         cases::CASES,
         &selected,

@@ -6,7 +6,7 @@
 //! statistics) read the module's `connections_markers` and
 //! `connections_fallback` counters around connect()/accept() instead.
 
-use crate::harness::{Ctx, Fail};
+use crate::harness::{Ctx, Fail, Role};
 use crate::vsock::Fd;
 use std::fs;
 use std::path::Path;
@@ -152,14 +152,20 @@ impl Ctx<'_> {
         let word = self.ctl.expect_value("FRAMING")?;
         let theirs = View::parse(&word)
             .ok_or_else(|| Fail::new(format!("peer sent an unknown framing word {word:?}")))?;
-        let me = self.role.name();
-        let peer = self.role.peer().name();
+        // Client first on both sides, so that both print the same reason.
+        let (client, server) = match self.role {
+            Role::Client => (mine, theirs),
+            Role::Server => (theirs, mine),
+        };
+        let both = format!(
+            "{}; {}",
+            explain("client", client),
+            explain("server", server)
+        );
         let framing = match (mine, theirs) {
             (View::Markers, View::Fallback) | (View::Fallback, View::Markers) => {
                 return Err(Fail::new(format!(
-                    "the two ends disagree on the framing of one connection: {}, {}",
-                    explain(me, mine),
-                    explain(peer, theirs)
+                    "the two ends disagree on the framing of one connection: {both}"
                 )))
             }
             (View::Markers, _) | (_, View::Markers) => Framing {
@@ -168,11 +174,7 @@ impl Ctx<'_> {
             },
             _ => Framing {
                 markers: false,
-                why: format!(
-                    "markers not in use ({}; {})",
-                    explain(me, mine),
-                    explain(peer, theirs)
-                ),
+                why: format!("markers not in use ({both})"),
             },
         };
         Ok((fd, framing))

@@ -1,7 +1,7 @@
 //! The case table. Ids are 1-based and equal the TAP test numbers; both
 //! sides must run the same table (the runner checks the names).
 
-use crate::harness::Case;
+use crate::harness::{Case, CaseResult, Ctx};
 
 mod bufsize;
 mod common;
@@ -12,77 +12,43 @@ mod teardown;
 mod trunc;
 mod wakeup;
 
+const fn case(name: &'static str, run: fn(&mut Ctx) -> CaseResult) -> Case {
+    Case { name, run }
+}
+
 pub const CASES: &[Case] = &[
-    Case {
-        name: "record_sizes",
-        run: records::record_sizes,
-    },
-    Case {
-        name: "record_too_big",
-        run: records::record_too_big,
-    },
-    Case {
-        name: "zero_length_records",
-        run: records::zero_length_records,
-    },
-    Case {
-        name: "random_record_sizes",
-        run: records::random_record_sizes,
-    },
-    Case {
-        name: "msg_eor_flag",
-        run: records::msg_eor_flag,
-    },
-    Case {
-        name: "msg_trunc_short_buffer",
-        run: trunc::msg_trunc_short_buffer,
-    },
-    Case {
-        name: "msg_peek",
-        run: trunc::msg_peek,
-    },
-    Case {
-        name: "efault_consumes_one_record",
-        run: trunc::efault_consumes_one_record,
-    },
-    Case {
-        name: "no_wakeup_on_partial_record",
-        run: wakeup::no_wakeup_on_partial_record,
-    },
-    Case {
-        name: "recv_timeout_no_record",
-        run: wakeup::recv_timeout_no_record,
-    },
-    Case {
-        name: "buffer_size_limits",
-        run: bufsize::buffer_size_limits,
-    },
-    Case {
-        name: "many_connections",
-        run: concurrency::many_connections,
-    },
-    Case {
-        name: "concurrent_writers",
-        run: concurrency::concurrent_writers,
-    },
-    Case {
-        name: "close_after_records",
-        run: teardown::close_after_records,
-    },
-    Case {
-        name: "shutdown_write_after_records",
-        run: teardown::shutdown_write_after_records,
-    },
-    Case {
-        name: "close_while_sender_blocked",
-        run: teardown::close_while_sender_blocked,
-    },
-    Case {
-        name: "counter_wrap",
-        run: modstats::counter_wrap,
-    },
-    Case {
-        name: "module_statistics",
-        run: modstats::module_statistics,
-    },
+    case("record_sizes", records::record_sizes),
+    case("record_too_big", records::record_too_big),
+    case("zero_length_records", records::zero_length_records),
+    case(
+        "zero_length_record_wakeup",
+        records::zero_length_record_wakeup,
+    ),
+    case("random_record_sizes", records::random_record_sizes),
+    case("msg_eor_flag", records::msg_eor_flag),
+    case("msg_trunc_short_buffer", trunc::msg_trunc_short_buffer),
+    case("msg_peek", trunc::msg_peek),
+    case(
+        "efault_consumes_one_record",
+        trunc::efault_consumes_one_record,
+    ),
+    case(
+        "no_wakeup_on_partial_record",
+        wakeup::no_wakeup_on_partial_record,
+    ),
+    case("recv_timeout_no_record", wakeup::recv_timeout_no_record),
+    case("buffer_size_limits", bufsize::buffer_size_limits),
+    case("many_connections", concurrency::many_connections),
+    case("concurrent_writers", concurrency::concurrent_writers),
+    case("close_after_records", teardown::close_after_records),
+    case(
+        "shutdown_write_after_records",
+        teardown::shutdown_write_after_records,
+    ),
+    case(
+        "close_while_sender_blocked",
+        teardown::close_while_sender_blocked,
+    ),
+    case("counter_wrap", modstats::counter_wrap),
+    case("module_statistics", modstats::module_statistics),
 ];

@@ -176,15 +176,14 @@ pub fn record_too_big(ctx: &mut Ctx) -> CaseResult {
 }
 
 /// Empty records with markers: each recv() returns 0 for exactly one record
-/// (MSG_EOR as sent), the records around them are intact, and a lone empty
-/// record wakes poll(). Upstream EOM framing cannot carry them: a zero-length
-/// send sends nothing, which is checked and the case skipped.
+/// (MSG_EOR as sent) and the records around them are intact. Upstream EOM
+/// framing cannot carry them: a zero-length send succeeds and sends nothing,
+/// which is checked, and the case skipped.
 pub fn zero_length_records(ctx: &mut Ctx) -> CaseResult {
     let (fd, framing) = ctx.establish_framed()?;
     for dir in Dir::BOTH {
         let what = dir.name();
         if !framing.markers {
-            // Upstream: the empty send succeeds and puts nothing on the wire.
             let after = pattern::record(seed(3, dir, 99), 5);
             if ctx.sends(dir) {
                 match vsock::send(&fd, &[], 0) {
@@ -230,10 +229,6 @@ pub fn zero_length_records(ctx: &mut Ctx) -> CaseResult {
             }
             ctx.ctl.writeln("SENT")?;
             ctx.ctl.expectln("RECEIVED")?;
-            // A lone empty record: the reader must be woken for it.
-            send_record(&fd, &[], 0, &format!("{what}: lone empty record"))?;
-            ctx.ctl.writeln("SENT")?;
-            ctx.ctl.expectln("RECEIVED")?;
         } else {
             // Everything is queued before reading, so that an empty record
             // cannot be mistaken for a record that has not arrived yet; the
@@ -246,25 +241,92 @@ pub fn zero_length_records(ctx: &mut Ctx) -> CaseResult {
             }
             expect_nothing_queued(&fd, &format!("{what}: after the last record"))?;
             ctx.ctl.writeln("RECEIVED")?;
-
-            ctx.ctl.expectln("SENT")?;
-            let revents = vsock::poll(&fd, libc::POLLIN, std::time::Duration::from_secs(2))
-                .map_err(|e| format!("poll: {e}"))?;
-            let mut buf = [0u8; 16];
-            let r = recv(
-                &fd,
-                &mut buf,
-                libc::MSG_DONTWAIT,
-                &format!("{what}: lone empty record"),
-            )?;
-            ensure!(r.len == 0 && !r.trunc(), "{what}: lone empty record: expected recv 0 without MSG_TRUNC, got {} (msg_flags {:#x})", r.len, r.flags);
-            expect_nothing_queued(&fd, &format!("{what}: after the lone empty record"))?;
-            ensure!(
-                revents & libc::POLLIN != 0,
-                "{what}: a lone queued zero-length record was received by recv(MSG_DONTWAIT), but poll(POLLIN, 2 s) did not report it (revents {revents:#x}): a poll()-driven reader is never woken for an empty record"
-            );
-            ctx.ctl.writeln("RECEIVED")?;
         }
+    }
+    if !framing.markers {
+        return Ok(Outcome::Skip(format!(
+            "{}: a zero-length send sends nothing (checked), so empty records cannot round-trip",
+            framing.why
+        )));
+    }
+    Ok(Outcome::Pass)
+}
+
+/// A reader is woken for an empty record like for any other: a blocked
+/// recv() returns 0 for it, and poll() reports POLLIN while one is queued.
+/// Needs markers (upstream cannot send empty records).
+pub fn zero_length_record_wakeup(ctx: &mut Ctx) -> CaseResult {
+    let (fd, framing) = ctx.establish_framed()?;
+    if !framing.markers {
+        return Ok(Outcome::Skip(framing.why));
+    }
+    for dir in Dir::BOTH {
+        let d = dir.name();
+        if ctx.sends(dir) {
+            ctx.ctl.expectln("WAITING")?;
+            // Give the reader time to block.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            send_record(
+                &fd,
+                &[],
+                0,
+                &format!("{d}: empty record for a blocked reader"),
+            )?;
+            ctx.ctl.expectln("READY")?;
+            send_record(
+                &fd,
+                &[],
+                libc::MSG_EOR,
+                &format!("{d}: empty record for poll()"),
+            )?;
+            ctx.ctl.writeln("SENT")?;
+            ctx.ctl.expectln("RECEIVED")?;
+            continue;
+        }
+        ctx.ctl.writeln("WAITING")?;
+        let mut buf = [0u8; 16];
+        let t0 = std::time::Instant::now();
+        let r = recv(
+            &fd,
+            &mut buf,
+            0,
+            &format!("{d}: blocked recv() while an empty record is sent"),
+        )?;
+        ensure!(
+            r.len == 0 && !r.trunc() && !r.eor(),
+            "{d}: blocked recv() woken by an empty record: expected 0 with no MSG_TRUNC/MSG_EOR, got {} (msg_flags {:#x}) after {:?}",
+            r.len,
+            r.flags,
+            t0.elapsed()
+        );
+        // A 0 from EOF would repeat; the record must be gone instead.
+        expect_nothing_queued(
+            &fd,
+            &format!("{d}: after the empty record that woke recv()"),
+        )?;
+
+        ctx.ctl.writeln("READY")?;
+        ctx.ctl.expectln("SENT")?;
+        let revents = vsock::poll(&fd, libc::POLLIN, std::time::Duration::from_secs(2))
+            .map_err(|e| format!("poll: {e}"))?;
+        let r = recv(
+            &fd,
+            &mut buf,
+            libc::MSG_DONTWAIT,
+            &format!("{d}: queued empty record"),
+        )?;
+        ensure!(
+            r.len == 0 && !r.trunc() && r.eor(),
+            "{d}: queued empty record sent with MSG_EOR: expected 0 with MSG_EOR and no MSG_TRUNC, got {} (msg_flags {:#x})",
+            r.len,
+            r.flags
+        );
+        expect_nothing_queued(&fd, &format!("{d}: after the queued empty record"))?;
+        ensure!(
+            revents & libc::POLLIN != 0,
+            "{d}: an empty record was queued (recv(MSG_DONTWAIT) returned it), but poll(POLLIN, 2 s) reported revents {revents:#x}: expected POLLIN; a poll()/epoll-driven reader is never woken for an empty record"
+        );
+        ctx.ctl.writeln("RECEIVED")?;
     }
     Ok(Outcome::Pass)
 }
