@@ -67,7 +67,10 @@ for layer in $LAYERS; do
 		step "demo loopback" vm --layout loopback demo
 		step "demo host<->guest" vm --layout hostguest demo
 		;;
-	wire) step "wire proof (vsockmon)" vm --layout loopback wire ;;
+	wire)
+		step "wire proof loopback (vsockmon)" vm --layout loopback wire
+		step "wire proof host<->guest (vsockmon in L1)" vm --layout hostguest wire
+		;;
 	unload) step "unload policy" vm --layout loopback unload ;;
 	suite)
 		if [ -f "$TOP/tests/scenarios/suite.sh" ]; then

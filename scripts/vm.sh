@@ -75,7 +75,7 @@ if [ "$layout" = loopback ]; then
 	append="vsq.role=loopback vsq.module=$hostmod vsq.scenario=$scenario vsq.top=$TOP"
 else
 	role=l1 mem=2G
-	append="vsq.role=l1 vsq.l2accel=${VSQ_L2_ACCEL:-kvm} vsq.l2timeout=$((timeout - 30)) vsq.module=$hostmod vsq.l2module=$guestmod vsq.scenario=$scenario vsq.build=$BUILD"
+	append="vsq.top=$TOP vsq.role=l1 vsq.l2accel=${VSQ_L2_ACCEL:-kvm} vsq.l2timeout=$((timeout - 30)) vsq.module=$hostmod vsq.l2module=$guestmod vsq.scenario=$scenario vsq.build=$BUILD"
 fi
 console=$work/console.log
 log "$layout layout, module: $module, scenario: $scenario (timeout ${timeout}s)"

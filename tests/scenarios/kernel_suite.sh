@@ -20,9 +20,9 @@ role_l1() {
 	vsock_test --mode=server --control-host=127.0.0.1 --control-port=1234 --peer-cid=3 >/tmp/g2h-server.log 2>&1 &
 	wait_for_tcp_listen 1234 10
 	start_l2 kernel_suite -device virtio-serial-pci $(serial_args ctl1) $(serial_args ctl2) || return 1
-	wait_for_file /host/tmp/ctl1.sock 60 && wait_for_file /host/tmp/ctl2.sock 5 || { say "L2 serial sockets missing"; return 1; }
-	hostrun socat UNIX-CONNECT:/tmp/ctl1.sock TCP:127.0.0.1:1234 &
-	hostrun socat TCP-LISTEN:1235,bind=127.0.0.1,reuseaddr UNIX-CONNECT:/tmp/ctl2.sock &
+	wait_for_file /host/run/ctl1.sock 60 && wait_for_file /host/run/ctl2.sock 5 || { say "L2 serial sockets missing"; return 1; }
+	hostrun socat UNIX-CONNECT:/run/ctl1.sock TCP:127.0.0.1:1234 &
+	hostrun socat TCP-LISTEN:1235,bind=127.0.0.1,reuseaddr UNIX-CONNECT:/run/ctl2.sock &
 	wait_for_tcp_listen 1235 10
 	vsock_test --mode=client --control-host=127.0.0.1 --control-port=1235 --peer-cid=3 >/tmp/h2g-client.log 2>&1
 	ok=0

@@ -24,14 +24,13 @@ mount_hostroot() {
 	mount -t proc proc /host/proc
 	mount -t sysfs sys /host/sys
 	mount -t devtmpfs dev /host/dev
-	mount -t tmpfs tmp /host/tmp
-	mount -t tmpfs run /host/run 2>/dev/null
+	mount -t tmpfs run /host/run
 }
 
 hostrun() { chroot /host "$@"; }
 
 # start_l2 SCENARIO [extra QEMU arguments]: boots the L2 guest (CID 3) in
-# the background; its console goes to /host/tmp/l2.log.
+# the background; its console goes to /host/run/l2.log.
 start_l2() {
 	scenario=$1; shift
 	mount_hostroot || { say "cannot mount the host root over 9p"; return 1; }
@@ -45,7 +44,7 @@ start_l2() {
 		-kernel "$VSQ_build/bzImage" -initrd "$VSQ_build/initramfs.cpio.gz" \
 		-append "console=ttyS0 quiet panic=-1 vsq.role=l2 vsq.module=$VSQ_l2module vsq.peermodule=$VSQ_module vsq.scenario=$scenario" \
 		-nographic -no-reboot -monitor none -serial stdio -nodefaults \
-		-device vhost-vsock-pci,guest-cid=3 "$@" >/host/tmp/l2.log 2>&1 &
+		-device vhost-vsock-pci,guest-cid=3 "$@" >/host/run/l2.log 2>&1 &
 	L2_PID=$!
 }
 
@@ -60,13 +59,13 @@ wait_l2() {
 		hostrun pkill -f 'vsq.role=l2'
 	fi
 	wait "$L2_PID"
-	sed 's/^/  [L2] /' /host/tmp/l2.log | tr -d '\r'
-	grep -q 'VSQ-RESULT role=l2 rc=0' /host/tmp/l2.log
+	sed 's/^/  [L2] /' /host/run/l2.log | tr -d '\r'
+	grep -q 'VSQ-RESULT role=l2 rc=0' /host/run/l2.log
 }
 
 # Serial port carrying one TCP control connection between L1 and L2.
 serial_args() { # NAME
-	echo "-chardev socket,id=$1,path=/tmp/$1.sock,server=on,wait=off -device virtserialport,chardev=$1,name=$1"
+	echo "-chardev socket,id=$1,path=/run/$1.sock,server=on,wait=off -device virtserialport,chardev=$1,name=$1"
 }
 
 wait_for_file() { # PATH SECONDS
@@ -109,4 +108,15 @@ check_framing() {
 	fi
 	say "framing: UNEXPECTED: $m marker connections, $f fallback (peer module: $1)"
 	return 1
+}
+
+# rmmod_settled: unloads vsock_seqpacket once the last marker connection's
+# socket is gone (closing ones may take a moment), for up to 10 s.
+rmmod_settled() {
+	i=0
+	until rmmod vsock_seqpacket 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || { say "rmmod vsock_seqpacket still refused after 10 s"; return 1; }
+		sleep 0.1
+	done
 }

@@ -28,9 +28,9 @@ pub fn debugfs_present() -> bool {
 /// Why there are no counters to read, for skip reasons.
 pub fn why_no_debugfs() -> String {
     if Path::new(SYSFS_MODULE).exists() {
-        format!("vsock_seqpacket is loaded but {DEBUGFS_DIR} is missing (debugfs not mounted?)")
+        format!("module loaded but {DEBUGFS_DIR} missing (debugfs not mounted?)")
     } else {
-        "vsock_seqpacket module not loaded".to_string()
+        "module not loaded".to_string()
     }
 }
 
@@ -129,14 +129,14 @@ fn view_of(before: Option<Stats>, after: Option<Stats>) -> View {
     }
 }
 
-fn explain(role: &str, v: View) -> String {
+/// This side's account of its view; it must be written where the view was
+/// taken, since only that side knows why it has no counters.
+fn explain(v: View) -> String {
     match v {
-        View::Markers => format!("{role}: markers"),
-        View::Fallback => format!("{role}: connection fell back to upstream EOM framing"),
-        View::NoModule => format!("{role}: {}", why_no_debugfs()),
-        View::Unknown => {
-            format!("{role}: module counters did not show how the connection is framed")
-        }
+        View::Markers => "markers".to_string(),
+        View::Fallback => "fell back to EOM framing".to_string(),
+        View::NoModule => why_no_debugfs(),
+        View::Unknown => "module counters did not show the framing".to_string(),
     }
 }
 
@@ -148,20 +148,19 @@ impl Ctx<'_> {
         let before = Stats::read();
         let fd = self.establish()?;
         let mine = view_of(before, Stats::read());
-        self.ctl.write_value("FRAMING", mine.word())?;
-        let word = self.ctl.expect_value("FRAMING")?;
-        let theirs = View::parse(&word)
-            .ok_or_else(|| Fail::new(format!("peer sent an unknown framing word {word:?}")))?;
+        let my_text = explain(mine);
+        self.ctl
+            .write_value("FRAMING", format!("{} {my_text}", mine.word()))?;
+        let line = self.ctl.expect_value("FRAMING")?;
+        let (word, their_text) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+        let theirs = View::parse(word)
+            .ok_or_else(|| Fail::new(format!("peer sent an unknown framing line {line:?}")))?;
         // Client first on both sides, so that both print the same reason.
         let (client, server) = match self.role {
-            Role::Client => (mine, theirs),
-            Role::Server => (theirs, mine),
+            Role::Client => (my_text.as_str(), their_text),
+            Role::Server => (their_text, my_text.as_str()),
         };
-        let both = format!(
-            "{}; {}",
-            explain("client", client),
-            explain("server", server)
-        );
+        let both = format!("client: {client}; server: {server}");
         let framing = match (mine, theirs) {
             (View::Markers, View::Fallback) | (View::Fallback, View::Markers) => {
                 return Err(Fail::new(format!(

@@ -218,15 +218,16 @@ pub fn module_statistics(ctx: &mut Ctx) -> CaseResult {
     for dir in Dir::BOTH {
         truncation_phase(ctx, &fd, dir, checks)?;
     }
-    let Some(start) = start else {
-        return Ok(Outcome::Skip(module::why_no_debugfs()));
-    };
+    // The framing reason first: it reads the same on both sides.
     if !framing.markers {
         return Ok(Outcome::Skip(format!(
-            "{}: the module does not count EOM-framed records",
+            "{}: the module counts only marker-framed records",
             framing.why
         )));
     }
+    let Some(start) = start else {
+        return Ok(Outcome::Skip(module::why_no_debugfs()));
+    };
     let end = snapshot(true)?;
     let v = delta(&end, &start, |s| s.violations);
     ensure!(

@@ -36,7 +36,7 @@ fn send_plan(
 
 /// One recvmsg() into `buf_len` bytes that must return `ret`, set MSG_TRUNC
 /// iff `trunc`, MSG_EOR iff `eor`, and deliver the record's first bytes.
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments)]
 fn expect_partial(
     fd: &Fd,
     record: &[u8],
