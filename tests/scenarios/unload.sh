@@ -19,12 +19,7 @@ role_loopback() {
 	say "rmmod refused while the connection lives: $(cat /tmp/rmmod.err)"
 	exec 3>&-
 	wait $client $server
-	i=0
-	until rmmod vsock_seqpacket 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { say "FAIL: rmmod still refused 10 s after the connection closed"; return 1; }
-		sleep 0.1
-	done
+	rmmod_settled || { say "FAIL: rmmod still refused after the connection closed"; return 1; }
 	say "rmmod succeeded after the connection closed"
 	vsock_demo --no-empty server 6001 >/tmp/s.log 2>&1 &
 	s=$!

@@ -1,12 +1,17 @@
-# Proof on the wire: capture vsockmon0 while one marker connection and one
-# fallback connection (module unloaded in between) exchange the demo records.
-role_loopback() {
+# start_capture: tcpdump on vsockmon0 (from the host root) into /run/wire.pcap.
+start_capture() {
 	mount_hostroot || return 1
 	hostrun ip link add type vsockmon || { say "cannot create vsockmon0"; return 1; }
 	hostrun ip link set vsockmon0 up
 	hostrun tcpdump -Z root -i vsockmon0 -w /run/wire.pcap -U >/tmp/tcpdump.log 2>&1 &
 	dump=$!
 	sleep 2
+}
+
+# Proof on the wire: capture vsockmon0 while one marker connection and one
+# fallback connection (module unloaded in between) exchange the demo records.
+role_loopback() {
+	start_capture || return 1
 	# Marker connection on port 5000.
 	vsock_demo server 5000 >/tmp/s1.log 2>&1 &
 	s1=$!
@@ -29,12 +34,7 @@ role_loopback() {
 # vhost_vsock feeds, while L2 connects twice: first with the module on both
 # ends (markers), then after L1 unloaded it (fallback).
 role_l1() {
-	mount_hostroot || return 1
-	hostrun ip link add type vsockmon || { say "cannot create vsockmon0"; return 1; }
-	hostrun ip link set vsockmon0 up
-	hostrun tcpdump -Z root -i vsockmon0 -w /run/wire.pcap -U >/tmp/tcpdump.log 2>&1 &
-	dump=$!
-	sleep 2
+	start_capture || return 1
 	vsock_demo server 5000 >/tmp/s1.log 2>&1 &
 	s1=$!
 	start_l2 wire || return 1
