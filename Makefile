@@ -3,13 +3,15 @@
 #   make run     boot host (L1) and guest (L2) VMs with the module on both and
 #                exchange records both ways (the main job)
 #   make test    every test layer (scripts/test.sh); LAYERS="kernel wire" picks some
+#   make bench   throughput of markers vs upstream EOM framing vs SOCK_STREAM in
+#                every layout; table and chart in build/bench/ (scripts/bench.sh)
 #   make build   dependencies, kernel + module, static test tools
 #   make module  rebuild only what changed in the kernel tree and the module
 #   make clean   remove build/ (the kernel tree stays in the cache)
 #
 # Each target installs what it needs on a fresh Debian 12 machine.
 
-.PHONY: all deps build kernel module userspace run test clean
+.PHONY: all deps build kernel module userspace run test bench clean
 
 all: build
 
@@ -29,6 +31,9 @@ run: build
 
 test: build
 	@bash scripts/test.sh
+
+bench: build
+	@bash scripts/bench.sh
 
 clean:
 	rm -rf build target

@@ -2,13 +2,15 @@
 # Boot one of the project's VM layouts and run a scenario in it.
 #
 #   scripts/vm.sh [--layout loopback|hostguest] [--module both|host|guest|none]
-#                 [--timeout SECONDS] SCENARIO
+#                 [--timeout SECONDS] [--param KEY=VALUE]... SCENARIO
 #
 # loopback:  one VM; both peers inside, CID 1 (vsock_loopback).
 # hostguest: an L1 "host" VM (TCG, vhost_vsock) that boots an L2 "guest"
 #            (CID 3) inside it, with KVM when L1 has /dev/kvm, else TCG.
 # --module picks where vsock_seqpacket.ko is inserted: both (default), host
 # (the loopback VM or L1), guest (L2), none.
+# --param passes vsq.KEY=VALUE on the kernel command line, which /init
+# turns into $VSQ_KEY for the scenario.
 # SCENARIO is tests/scenarios/SCENARIO.sh: it defines role_loopback, or
 # role_l1 and role_l2, run by the VMs' /init (tests/vm/init). Exits non-zero
 # when anything inside failed, printing the console; always cleans up.
@@ -19,7 +21,7 @@ set -euo pipefail
 LOG_TAG=vm
 . "$(dirname "$0")/lib.sh"
 
-layout=loopback module=both timeout=900
+layout=loopback module=both timeout=900 params=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--layout) layout=$2; shift 2 ;;
@@ -28,11 +30,14 @@ while [ $# -gt 0 ]; do
 	--module=*) module=${1#*=}; shift ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--timeout=*) timeout=${1#*=}; shift ;;
+	--param)
+		[[ ${2:-} =~ ^[a-z0-9_]+=[^[:space:]]*$ ]] || die "--param wants KEY=VALUE without spaces, not '${2:-}'"
+		params+=" vsq.$2"; shift 2 ;;
 	-*) die "unknown option $1" ;;
 	*) break ;;
 	esac
 done
-[ $# -eq 1 ] || die "usage: scripts/vm.sh [--layout loopback|hostguest] [--module both|host|guest|none] [--timeout S] SCENARIO"
+[ $# -eq 1 ] || die "usage: scripts/vm.sh [--layout loopback|hostguest] [--module both|host|guest|none] [--timeout S] [--param K=V]... SCENARIO"
 scenario=$1
 [ -f "$TOP/tests/scenarios/$scenario.sh" ] || die "no scenario tests/scenarios/$scenario.sh"
 case $layout in loopback | hostguest) ;; *) die "layout must be loopback or hostguest" ;; esac
@@ -72,10 +77,10 @@ mv "$work/initramfs.cpio.gz" "$BUILD/initramfs.cpio.gz"
 
 if [ "$layout" = loopback ]; then
 	role=loopback mem=1G
-	append="vsq.role=loopback vsq.module=$hostmod vsq.scenario=$scenario vsq.top=$TOP"
+	append="vsq.role=loopback vsq.module=$hostmod vsq.scenario=$scenario vsq.top=$TOP$params"
 else
 	role=l1 mem=2G
-	append="vsq.top=$TOP vsq.role=l1 vsq.l2accel=${VSQ_L2_ACCEL:-kvm} vsq.l2timeout=$((timeout - 30)) vsq.module=$hostmod vsq.l2module=$guestmod vsq.scenario=$scenario vsq.build=$BUILD"
+	append="vsq.top=$TOP vsq.role=l1 vsq.l2accel=${VSQ_L2_ACCEL:-kvm} vsq.l2timeout=$((timeout - 30)) vsq.module=$hostmod vsq.l2module=$guestmod vsq.scenario=$scenario vsq.build=$BUILD$params"
 fi
 console=$work/console.log
 log "$layout layout, module: $module, scenario: $scenario (timeout ${timeout}s)"
@@ -106,5 +111,9 @@ else
 	echo "== failed (qemu status $status); console:" >&2
 fi
 tr -d '\r' <"$console" | tail -n 200 >&2
+# CI's checkout is thrown away: keep failing consoles where the next session
+# can read them.
+mkdir -p "$CACHE/failures"
+cp "$console" "$CACHE/failures/$(date +%Y%m%d-%H%M%S)-$layout-$module-$scenario.log" 2>/dev/null || true
 log "FAIL: $layout/$module/$scenario (full console: build/console-$layout-$module-$scenario.log)"
 exit 1

@@ -2,14 +2,16 @@
 
 //! Statistics and knobs, published as files in
 //! `/sys/kernel/debug/vsock_seqpacket/`: one read-only counter a file, one
-//! file a violation kind under `violations/`, and `initial_counter`, the
-//! marker counter new connections start from (a test knob for the 2^32 wrap;
-//! both ends must agree on it).
+//! file a violation kind under `violations/`, and two knobs:
+//! `initial_counter`, the marker counter new connections start from (a test
+//! knob for the 2^32 wrap; both ends must agree on it), and `markers`, which
+//! when cleared makes new connections use upstream's EOM framing (so that a
+//! benchmark can compare both framings in one boot).
 //!
 //! C header: [`include/linux/debugfs.h`](srctree/include/linux/debugfs.h)
 
 use crate::proto::ViolationKind;
-use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
 use kernel::{bindings, c_str, str::CStr};
 
 /// The module's counters.
@@ -41,6 +43,9 @@ pub(crate) static STATS: Stats = Stats {
 
 /// Marker counter that new connections start from.
 pub(crate) static INITIAL_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Whether new connections ask for (and accept) markers.
+pub(crate) static MARKERS_ENABLED: AtomicBool = AtomicBool::new(true);
 
 /// Adds `n` to a counter.
 pub(crate) fn add(counter: &AtomicU64, n: u64) {
@@ -119,6 +124,15 @@ impl Debugfs {
                 0o644,
                 top,
                 INITIAL_COUNTER.as_ptr(),
+            )
+        };
+        // SAFETY: As above, for a bool that debugfs reads and writes.
+        unsafe {
+            bindings::debugfs_create_bool(
+                c_str!("markers").as_char_ptr(),
+                0o644,
+                top,
+                MARKERS_ENABLED.as_ptr(),
             )
         };
 

@@ -131,6 +131,10 @@ impl Drop for Registration {
 /// Called by C with a locked virtio vsock socket.
 unsafe extern "C" fn init_callback(vsk: *mut bindings::vsock_sock) -> c_int {
     from_result(|| {
+        // Declining leaves the connection to upstream's EOM framing.
+        if !stats::MARKERS_ENABLED.load(core::sync::atomic::Ordering::Relaxed) {
+            return Err(ENOTSUPP);
+        }
         let first = stats::INITIAL_COUNTER.load(core::sync::atomic::Ordering::Relaxed);
         let conn = KBox::new(
             Connection {

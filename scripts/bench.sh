@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# make bench: vsock_seqpacket_perf in every layout, our markers against
+# upstream's EOM framing and SOCK_STREAM in the same boot; writes
+# build/bench/{results.txt,bench.md,bench.png}.
+#
+#   BENCH_SIZES   record sizes (default 64,1K,4K,64K,1M)
+#   BENCH_REPS    repetitions of every run (default 5)
+#   BENCH_SECS    seconds a run (default 1)
+#   BENCH_LAYOUTS loopback and/or hostguest (default both; hostguest gives
+#                 guest->host and host->guest in one boot)
+#   --readme      also put the table into README.md
+#
+# The module is on both sides; EOM framing is forced per connection by the
+# sender's debugfs knob "markers" (tests/scenarios/bench.sh). The report
+# uses Debian's python3 and python3-matplotlib (scripts/deps.sh), not
+# whatever python3 comes first in PATH.
+set -euo pipefail
+LOG_TAG=bench
+. "$(dirname "$0")/lib.sh"
+
+readme=0
+[ "${1:-}" = --readme ] && readme=1
+sizes=${BENCH_SIZES:-64,1K,4K,64K,1M}
+reps=${BENCH_REPS:-5}
+secs=${BENCH_SECS:-1}
+layouts=${BENCH_LAYOUTS:-loopback hostguest}
+out=$BUILD/bench
+mkdir -p "$out"
+: >"$out/results.txt"
+
+for layout in $layouts; do
+	log "layout $layout: sizes $sizes, $reps repetitions of ${secs}s"
+	rc=0
+	"$TOP/scripts/vm.sh" --layout "$layout" --timeout 1800 \
+		--param "sizes=$sizes" --param "reps=$reps" --param "secs=$secs" bench || rc=$?
+	grep -ao 'BENCH .*' "$BUILD/console-$layout-both-bench.log" | tr -d '\r' >>"$out/results.txt" || true
+	[ $rc = 0 ] || die "the $layout benchmark failed (console: build/console-$layout-both-bench.log)"
+done
+
+machine="$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), L1 under TCG, L2 under nested KVM"
+/usr/bin/python3 "$TOP/scripts/bench_report.py" --results "$out/results.txt" --out "$out" \
+	--machine "$machine" --date "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+	--params "sizes $sizes; $reps repetitions of ${secs} s; kernel $(cat "$KSRC/include/config/kernel.release" 2>/dev/null || echo 6.12)"
+log "table: build/bench/bench.md, chart: build/bench/bench.png"
+cat "$out/bench.md"
+if [ $readme = 1 ]; then
+	/usr/bin/python3 "$TOP/scripts/bench_report.py" --readme "$TOP/README.md" --table "$out/bench.md"
+	log "README.md updated"
+fi

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Tables and a chart from the benchmark's BENCH lines (scripts/bench.sh).
+
+  bench_report.py --results R --out DIR --machine M --date D --params P
+      writes DIR/bench.md and DIR/bench.png
+  bench_report.py --readme README.md --table DIR/bench.md
+      puts the table between README's <!-- bench:begin/end --> marks
+
+A BENCH line is "BENCH layout=L framing=F rep=N key=value ..." with the
+fields of vsock_seqpacket_perf's RESULT line. Figures are medians over the
+repetitions with their spread (half the min-max range, in % of the median);
+a ratio is the median of the per-repetition ratios, so that drift of the
+machine between repetitions cancels out.
+"""
+import argparse
+import statistics
+import sys
+from collections import defaultdict
+
+FRAMINGS = ["markers", "eom", "stream"]
+LAYOUT_NAMES = {"loopback": "loopback (one VM)", "g2h": "guest -> host", "h2g": "host -> guest"}
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def parse(path):
+    runs = []
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("BENCH "):
+                continue
+            fields = dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
+            for key in ("size", "rep", "records"):
+                fields[key] = int(fields[key])
+            for key in ("records_per_s", "mb_per_s", "tx_user_ms", "tx_sys_ms",
+                        "rx_user_ms", "rx_sys_ms"):
+                fields[key] = float(fields[key])
+            runs.append(fields)
+    return runs
+
+
+def human_size(n):
+    for unit, div in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= div and n % div == 0:
+            return f"{n // div} {unit}"
+    return f"{n} B"
+
+
+def median_spread(values):
+    med = statistics.median(values)
+    spread = (max(values) - min(values)) / 2 / med * 100 if med else 0.0
+    return med, spread
+
+
+def fmt(values, digits=1):
+    med, spread = median_spread(values)
+    return f"{med:,.{digits}f} ±{spread:.0f}%"
+
+
+def cpu_us_per_record(run):
+    total_ms = run["tx_user_ms"] + run["tx_sys_ms"] + run["rx_user_ms"] + run["rx_sys_ms"]
+    return total_ms * 1000 / run["records"] if run["records"] else float("nan")
+
+
+def paired_ratio(by_rep_a, by_rep_b, key):
+    ratios = [by_rep_a[r][key] / by_rep_b[r][key]
+              for r in by_rep_a if r in by_rep_b and by_rep_b[r][key] > 0]
+    return (statistics.median(ratios), min(ratios), max(ratios)) if ratios else None
+
+
+def fmt_ratio(r):
+    return "n/a" if r is None else f"**{r[0]:.2f}** ({r[1]:.2f}-{r[2]:.2f})"
+
+
+def build(runs):
+    """{layout: {size: {framing: {rep: run}}}}"""
+    table = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    for run in runs:
+        table[run["layout"]][run["size"]][run["framing"]][run["rep"]] = run
+    return table
+
+
+def targets(table):
+    """(description, layout, ratio, threshold) for the issue's targets."""
+    out = []
+    for layout, sizes in table.items():
+        name = LAYOUT_NAMES.get(layout, layout)
+        for size, fr in sorted(sizes.items()):
+            vs_eom = paired_ratio(fr["markers"], fr["eom"], "records_per_s")
+            vs_stream = paired_ratio(fr["markers"], fr["stream"], "mb_per_s")
+            if size == 64:
+                out.append((f"{name}: 64 B records/s >= 0.9x EOM", vs_eom, 0.9))
+            if size >= 4096:
+                out.append((f"{name}: {human_size(size)} MB/s >= 1.0x EOM", vs_eom, 1.0))
+            if size == 65536:
+                out.append((f"{name}: 64 KiB MB/s >= 0.9x SOCK_STREAM", vs_stream, 0.9))
+    return out
+
+
+def markdown(table, machine, date, params):
+    lines = [f"Measured {date} on {machine}; {params}.",
+             "Median of the repetitions ± half their range; ratios are medians of"
+             " per-repetition ratios (range in brackets). EOM is upstream's"
+             " framing on the same kernel, forced by the sender's `markers` knob.", ""]
+    for layout, sizes in table.items():
+        lines += [f"**{LAYOUT_NAMES.get(layout, layout)}**", "",
+                  "| record | markers MB/s | EOM MB/s | stream MB/s | markers rec/s |"
+                  " EOM rec/s | markers/EOM | markers/stream | CPU µs/rec markers, EOM |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for size, fr in sorted(sizes.items()):
+            cells = [human_size(size)]
+            for framing in FRAMINGS:
+                cells.append(fmt([r["mb_per_s"] for r in fr[framing].values()])
+                             if fr[framing] else "n/a")
+            for framing in ("markers", "eom"):
+                cells.append(fmt([r["records_per_s"] for r in fr[framing].values()], 0)
+                             if fr[framing] else "n/a")
+            cells.append(fmt_ratio(paired_ratio(fr["markers"], fr["eom"], "records_per_s")))
+            cells.append(fmt_ratio(paired_ratio(fr["markers"], fr["stream"], "mb_per_s")))
+            cpu = [statistics.median([cpu_us_per_record(r) for r in fr[f].values()])
+                   if fr[f] else float("nan") for f in ("markers", "eom")]
+            cells.append(f"{cpu[0]:.1f}, {cpu[1]:.1f}")
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["Targets:", ""]
+    for desc, ratio, threshold in targets(table):
+        verdict = "n/a" if ratio is None else ("met" if ratio[0] >= threshold else "NOT met")
+        shown = "n/a" if ratio is None else f"{ratio[0]:.2f}"
+        lines.append(f"- {desc}: {shown} — {verdict}")
+    return "\n".join(lines) + "\n"
+
+
+def chart(table, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    layouts = list(table)
+    fig, axes = plt.subplots(1, len(layouts), figsize=(5 * len(layouts), 4.2), squeeze=False)
+    width = 0.27
+    for ax, layout in zip(axes[0], layouts):
+        sizes = sorted(table[layout])
+        for i, framing in enumerate(FRAMINGS):
+            meds, lo, hi = [], [], []
+            for size in sizes:
+                vals = [r["mb_per_s"] for r in table[layout][size][framing].values()] or [0]
+                med = statistics.median(vals)
+                meds.append(med)
+                lo.append(med - min(vals))
+                hi.append(max(vals) - med)
+            xs = [x + (i - 1) * width for x in range(len(sizes))]
+            ax.bar(xs, meds, width, yerr=[lo, hi], capsize=2,
+                   label={"eom": "EOM (upstream)", "stream": "SOCK_STREAM"}.get(framing, framing))
+        ax.set_xticks(range(len(sizes)), [human_size(s) for s in sizes])
+        ax.set_yscale("log")
+        ax.set_title(LAYOUT_NAMES.get(layout, layout))
+        ax.set_xlabel("record size")
+        ax.set_ylabel("MB/s (median, min-max)")
+        ax.grid(axis="y", which="both", alpha=0.3)
+    axes[0][0].legend()
+    fig.suptitle("vsock SOCK_SEQPACKET: SEQ_BEGIN/SEQ_END markers vs EOM framing vs SOCK_STREAM")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def update_readme(readme, table_path):
+    text = open(readme).read()
+    if BEGIN not in text or END not in text:
+        sys.exit(f"{readme} has no {BEGIN} ... {END} section")
+    table = open(table_path).read()
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    with open(readme, "w") as f:
+        f.write(head + BEGIN + "\n" + table + END + tail)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results")
+    ap.add_argument("--out")
+    ap.add_argument("--machine", default="?")
+    ap.add_argument("--date", default="?")
+    ap.add_argument("--params", default="")
+    ap.add_argument("--readme")
+    ap.add_argument("--table")
+    a = ap.parse_args()
+    if a.readme:
+        update_readme(a.readme, a.table)
+        return
+    runs = parse(a.results)
+    if not runs:
+        sys.exit(f"no BENCH lines in {a.results}")
+    table = build(runs)
+    with open(f"{a.out}/bench.md", "w") as f:
+        f.write(markdown(table, a.machine, a.date, a.params))
+    chart(table, f"{a.out}/bench.png")
+
+
+if __name__ == "__main__":
+    main()

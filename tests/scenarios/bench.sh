@@ -1,0 +1,116 @@
+# The benchmark (scripts/bench.sh): vsock_seqpacket_perf for each record
+# size, three framings a size, in one boot:
+#   markers   SOCK_SEQPACKET with SEQ_BEGIN/SEQ_END (module on both ends)
+#   eom       SOCK_SEQPACKET with upstream's EOM framing: the sender's
+#             debugfs knob "markers" is cleared, so it does not ask for markers
+#   stream    SOCK_STREAM
+# Repetitions are interleaved (rep, then size, then framing) so that drift
+# of the machine spreads over all framings. Each result is printed as a
+# "BENCH layout=... framing=... rep=... <RESULT fields>" line; the sender
+# checks in its statistics that the connection used the framing named.
+# Parameters (kernel command line): vsq.sizes=64,1K,... vsq.reps=N vsq.secs=S
+
+PERF_PORT=1300
+KNOB=/sys/kernel/debug/vsock_seqpacket/markers
+
+bench_params() {
+	sizes=$(echo "${VSQ_sizes:-64,1K,4K,64K,1M}" | tr , ' ')
+	reps=${VSQ_reps:-5} secs=${VSQ_secs:-1}
+}
+
+# bench_run LAYOUT PEER_CID: every size and framing, VSQ_reps times.
+bench_run() {
+	layout=$1 cid=$2 ok=0
+	bench_params
+	[ -w $KNOB ] || { say "bench: $KNOB missing: the module must be loaded on both sides"; return 1; }
+	rep=1
+	while [ $rep -le "$reps" ]; do
+		for size in $sizes; do
+			for framing in markers eom stream; do
+				bench_one "$layout" "$cid" "$size" "$framing" "$rep" || ok=1
+			done
+		done
+		rep=$((rep + 1))
+	done
+	echo 1 >$KNOB
+	return $ok
+}
+
+bench_one() { # LAYOUT CID SIZE FRAMING REP
+	type=seqpacket
+	case $4 in
+	markers) echo 1 >$KNOB ;;
+	eom) echo 0 >$KNOB ;;
+	stream) echo 1 >$KNOB; type=stream ;;
+	esac
+	m0=$(stat_of connections_markers) f0=$(stat_of connections_fallback)
+	out=$(vsock_seqpacket_perf sender --cid "$2" --port $PERF_PORT --type $type --size "$3" \
+		--duration "$secs" --label "$1/$4/$5" 2>&1) || { say "bench: $1 $4 $3 rep $5 FAILED: $out"; return 1; }
+	m1=$(stat_of connections_markers) f1=$(stat_of connections_fallback)
+	# The framing really was the one named: the sender's own connection counts.
+	case $4 in
+	markers) [ "$m1" -gt "$m0" ] && [ "$f1" = "$f0" ] ;;
+	eom) [ "$f1" -gt "$f0" ] && [ "$m1" = "$m0" ] ;;
+	stream) [ "$m1" = "$m0" ] && [ "$f1" = "$f0" ] ;;
+	esac || { say "bench: $1 $4 $3 rep $5 used the wrong framing (markers $m0->$m1, fallback $f0->$f1)"; return 1; }
+	say "BENCH layout=$1 framing=$4 rep=$5 ${out#RESULT }"
+}
+
+start_receiver() {
+	vsock_seqpacket_perf receiver --port $PERF_PORT >/tmp/receiver.log 2>&1 &
+	RECEIVER=$!
+	sleep 0.2
+}
+
+# stop_receiver CID: asks the receiver of CID to quit and, for our own,
+# waits for it.
+stop_receiver() {
+	vsock_seqpacket_perf quit --cid "$1" --port $PERF_PORT >/dev/null ||
+		say "bench: the receiver of CID $1 did not answer quit"
+}
+
+role_loopback() {
+	start_receiver
+	ok=0
+	bench_run loopback 1 || ok=1
+	stop_receiver 1
+	wait $RECEIVER || ok=1
+	sed 's/^/vm[loopback]: receiver: /' /tmp/receiver.log
+	show_stats
+	return $ok
+}
+
+# L1 receives guest->host first; L2 quits L1's receiver when done, then
+# L1 sends host->guest and quits L2's.
+role_l1() {
+	ok=0
+	start_receiver
+	VSQ_L2_ARGS="vsq.sizes=${VSQ_sizes:-} vsq.reps=${VSQ_reps:-} vsq.secs=${VSQ_secs:-}"
+	start_l2 bench || return 1
+	while kill -0 $RECEIVER 2>/dev/null && kill -0 "$L2_PID" 2>/dev/null; do sleep 0.2; done
+	if kill -0 $RECEIVER 2>/dev/null; then
+		say "bench: L2 ended before guest->host finished"
+		kill $RECEIVER
+		ok=1
+	fi
+	wait $RECEIVER || ok=1
+	sed 's/^/vm[l1]: receiver: /' /tmp/receiver.log
+	if [ $ok = 0 ]; then
+		bench_run h2g 3 || ok=1
+	fi
+	stop_receiver 3
+	wait_l2 || { say "L2 failed"; ok=1; }
+	show_stats
+	return $ok
+}
+
+role_l2() {
+	ok=0
+	start_receiver
+	bench_run g2h 2 || ok=1
+	stop_receiver 2
+	wait $RECEIVER || ok=1
+	sed 's/^/vm[l2]: receiver: /' /tmp/receiver.log
+	show_stats
+	return $ok
+}
