@@ -15,11 +15,13 @@
 #   wire       vsockmon capture: marker layout and counters; no marker on fallback
 #   unload     rmmod refused while a marker connection lives, fine after
 #   suite      the project's vsock_seqpacket_test, loopback and host<->guest
+#   perf       smoke of make bench: vsock_seqpacket_perf, every framing, two
+#              sizes, loopback (figures are printed, not judged)
 set -uo pipefail
 LOG_TAG=test
 . "$(dirname "$0")/lib.sh"
 
-LAYERS=${LAYERS:-core fuzz bench style kernel demo wire unload suite}
+LAYERS=${LAYERS:-core fuzz bench style kernel demo wire unload suite perf}
 passed=0 failed=0 skipped=0
 results=()
 
@@ -32,10 +34,23 @@ record() { # NAME STATUS SECONDS
 	esac
 }
 
+# Every layer's output also goes to a log, so that the end of the run can
+# repeat why a layer failed (CI shows the end of the output first).
+LOGDIR=$BUILD/test-logs
+rm -rf "$LOGDIR"; mkdir -p "$LOGDIR"
+failures=()
+
 step() { # NAME COMMAND...
-	local name=$1 start=$SECONDS; shift
+	local name=$1 start=$SECONDS rc=0 logf; shift
+	logf=$LOGDIR/$(printf '%02d' ${#results[@]})-$(echo "$name" | tr -c 'A-Za-z0-9\n' '_').log
 	log "--- $name"
-	if "$@"; then record "$name" PASS $((SECONDS - start)); else record "$name" FAIL $((SECONDS - start)); fi
+	"$@" 2>&1 | tee "$logf" || rc=$?
+	if [ $rc = 0 ]; then
+		record "$name" PASS $((SECONDS - start))
+	else
+		record "$name" FAIL $((SECONDS - start))
+		failures+=("$name|$logf")
+	fi
 }
 
 vm() { "$TOP/scripts/vm.sh" --timeout 600 "$@"; }
@@ -81,10 +96,18 @@ for layer in $LAYERS; do
 			record "suite" SKIP 0
 		fi
 		;;
+	perf) step "perf smoke loopback (make bench)" vm --layout loopback \
+		--param sizes=64,64K --param reps=1 --param secs=0.3 bench ;;
 	*) die "unknown layer $layer" ;;
 	esac
 done
 
+for f in "${failures[@]}"; do
+	echo
+	echo "== why \"${f%%|*}\" failed (the lines that say so; all of it: ${f#*|})"
+	grep -aE 'not ok|FAIL|fail|rror|timed out|too much|UNEXPECTED|missing|still running|WARNING|BUG|Oops|rc=[1-9]|Connection|Broken|Invalid|refused|reset|[Tt]imeout' "${f#*|}" |
+		grep -v '^\[vm +[0-9]*s\] FAIL' | tail -n 40
+done
 echo
 echo "== test layers"
 printf '%s\n' "${results[@]}"

@@ -50,7 +50,7 @@ const DEFAULT_PORT: u32 = 1300;
 const DEFAULT_RX_BUF_SIZE: u64 = 8 << 20;
 const DEFAULT_TX_WINDOW: u64 = 256 << 10;
 /// How long a receiver waits for the sender's next bytes, and a sender for
-/// the receiver's summary, before giving up instead of hanging.
+/// credit or the receiver's summary, before giving up instead of hanging.
 const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -304,6 +304,7 @@ fn connect(cid: u32, port: u32, ty: SockType, buf_size: u64) -> Result<Fd, Strin
     vsock::set_buffer_size(&fd, buf_size).map_err(|e| err(&what, e))?;
     vsock::connect(&fd, cid, port).map_err(|e| err(&what, e))?;
     vsock::set_recv_timeout(&fd, STALL_TIMEOUT).map_err(|e| err("SO_RCVTIMEO", e))?;
+    vsock::set_send_timeout(&fd, STALL_TIMEOUT).map_err(|e| err("SO_SNDTIMEO", e))?;
     Ok(fd)
 }
 
