@@ -59,26 +59,32 @@ bench_one() { # LAYOUT CID SIZE FRAMING REP
 start_receiver() {
 	vsock_seqpacket_perf receiver --port $PERF_PORT >/tmp/receiver.log 2>&1 &
 	RECEIVER=$!
-	sleep 0.2
+	i=0
+	until grep -q listening /tmp/receiver.log 2>/dev/null || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
 }
 
-# stop_receiver CID: asks the receiver of CID to quit and, for our own,
-# waits for it.
+# stop_receiver CID: asks the receiver of CID to quit.
 stop_receiver() {
 	vsock_seqpacket_perf quit --cid "$1" --port $PERF_PORT >/dev/null ||
 		say "bench: the receiver of CID $1 did not answer quit"
 }
 
-role_loopback() {
-	start_receiver
+# bench_as_sender LAYOUT PEER_CID: this side's receiver serves the peer's
+# runs while this side runs its own against PEER_CID, then quits the peer's
+# receiver and waits for its own to be quit (by itself in loopback, by L1
+# after host->guest).
+bench_as_sender() {
 	ok=0
-	bench_run loopback 1 || ok=1
-	stop_receiver 1
+	start_receiver
+	bench_run "$1" "$2" || ok=1
+	stop_receiver "$2"
 	wait $RECEIVER || ok=1
-	sed 's/^/vm[loopback]: receiver: /' /tmp/receiver.log
+	sed "s/^/vm[$VSQ_role]: receiver: /" /tmp/receiver.log
 	show_stats
 	return $ok
 }
+
+role_loopback() { bench_as_sender loopback 1; }
 
 # L1 receives guest->host first; L2 quits L1's receiver when done, then
 # L1 sends host->guest and quits L2's.
@@ -104,13 +110,4 @@ role_l1() {
 	return $ok
 }
 
-role_l2() {
-	ok=0
-	start_receiver
-	bench_run g2h 2 || ok=1
-	stop_receiver 2
-	wait $RECEIVER || ok=1
-	sed 's/^/vm[l2]: receiver: /' /tmp/receiver.log
-	show_stats
-	return $ok
-}
+role_l2() { bench_as_sender g2h 2; }

@@ -10,6 +10,16 @@ set_initial_counter() {
 	return 0
 }
 
+# pass_setup all|wrap: this side's counters and the suite's arguments ($args)
+# for one pass.
+pass_setup() {
+	if [ "$1" = all ]; then
+		args="" && set_initial_counter 0
+	else
+		args="--only=counter_wrap" && set_initial_counter $WRAP_START
+	fi
+}
+
 suite_server() { # PEER_CID LOG ARGS...
 	cid=$1 out=$2; shift 2
 	vsock_seqpacket_test --mode=server --peer-cid="$cid" "$@" >"$out" 2>&1
@@ -30,7 +40,7 @@ suite_report() {
 role_loopback() {
 	ok=0
 	for pass in all wrap; do
-		if [ $pass = all ]; then args=""; set_initial_counter 0; else args="--only=counter_wrap"; set_initial_counter $WRAP_START; fi
+		pass_setup $pass
 		suite_server 1 /tmp/server-$pass.log $args &
 		server=$!
 		suite_client 1 /tmp/client-$pass.log $args; crc=$?
@@ -49,7 +59,7 @@ role_l1() {
 	ok=0
 	start_l2 suite || return 1
 	for pass in all wrap; do
-		if [ $pass = all ]; then args=""; set_initial_counter 0; else args="--only=counter_wrap"; set_initial_counter $WRAP_START; fi
+		pass_setup $pass
 		suite_server 3 /tmp/g2h-server-$pass.log --control-port=1235 $args; rc=$?
 		suite_report "guest-to-host $pass: server in L1" /tmp/g2h-server-$pass.log $rc || ok=1
 		suite_client 3 /tmp/h2g-client-$pass.log --control-port=1236 $args; rc=$?
@@ -64,7 +74,7 @@ role_l1() {
 role_l2() {
 	ok=0
 	for pass in all wrap; do
-		if [ $pass = all ]; then args=""; set_initial_counter 0; else args="--only=counter_wrap"; set_initial_counter $WRAP_START; fi
+		pass_setup $pass
 		suite_client 2 /tmp/g2h-client-$pass.log --control-port=1235 $args; rc=$?
 		suite_report "guest-to-host $pass: client in L2" /tmp/g2h-client-$pass.log $rc || ok=1
 		suite_server 2 /tmp/h2g-server-$pass.log --control-port=1236 $args; rc=$?
