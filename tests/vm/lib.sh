@@ -45,6 +45,7 @@ start_l2() {
 	# that nested virtualization sometimes never delivers, and L2 hung there
 	# in about one boot out of ten. A kernel built as a KVM guest skips that
 	# check itself (arch/x86/kernel/kvm.c); ours is the same bzImage as L1's.
+	: >/host/run/l2.log
 	hostrun timeout "${VSQ_l2timeout:-600}" qemu-system-x86_64 $accel -m 512M -smp 1 \
 		-kernel "$VSQ_build/bzImage" -initrd "$VSQ_build/initramfs.cpio.gz" \
 		-append "console=ttyS0 quiet panic=-1 no_timer_check vsq.role=l2 vsq.module=$VSQ_l2module vsq.peermodule=$VSQ_module vsq.scenario=$scenario ${VSQ_L2_ARGS:-}" \
@@ -69,7 +70,10 @@ wait_l2() {
 	wait "$L2_PID"
 	sleep 0.5
 	kill "$L2_TAIL" 2>/dev/null
-	grep -q 'VSQ-RESULT role=l2 rc=0' /host/run/l2.log
+	grep -q 'VSQ-RESULT role=l2 rc=0' /host/run/l2.log && return 0
+	say "L2 did not report success; the end of its console:"
+	tail -n 25 /host/run/l2.log | sed "s/$(printf '\r')\$//; s/^/  [L2 log] /"
+	return 1
 }
 
 # Serial port carrying one TCP control connection between L1 and L2.
