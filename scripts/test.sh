@@ -39,12 +39,14 @@ record() { # NAME STATUS SECONDS
 LOGDIR=$BUILD/test-logs
 rm -rf "$LOGDIR"; mkdir -p "$LOGDIR"
 failures=()
+retries=()
 
 step() { # NAME COMMAND...
 	local name=$1 start=$SECONDS rc=0 logf; shift
 	logf=$LOGDIR/$(printf '%02d' ${#results[@]})-$(echo "$name" | tr -c 'A-Za-z0-9\n' '_').log
 	log "--- $name"
 	"$@" 2>&1 | tee "$logf" || rc=$?
+	grep -q '^\[vm +[0-9]*s\] RETRY:' "$logf" && retries+=("$name: $(grep -m1 'RETRY:' "$logf" | sed 's/^\[vm +[0-9]*s\] //')")
 	if [ $rc = 0 ]; then
 		record "$name" PASS $((SECONDS - start))
 	else
@@ -108,6 +110,11 @@ for f in "${failures[@]}"; do
 	grep -aE 'not ok|FAIL|fail|rror|timed out|too much|UNEXPECTED|missing|still running|WARNING|BUG|Oops|rc=[1-9]|Connection|Broken|Invalid|refused|reset|[Tt]imeout' "${f#*|}" |
 		grep -v '^\[vm +[0-9]*s\] FAIL' | tail -n 40
 done
+if ((${#retries[@]})); then
+	echo
+	echo "== layers that needed a second boot"
+	printf '%s\n' "${retries[@]}"
+fi
 echo
 echo "== test layers"
 printf '%s\n' "${results[@]}"
