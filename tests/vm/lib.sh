@@ -56,18 +56,6 @@ start_l2() {
 	# still shows how far L2 got.
 	tail -f /host/run/l2.log 2>/dev/null | sed "s/$(printf '\r')\$//; s/^/  [L2] /" &
 	L2_TAIL=$!
-	# A boot that hangs under nested virtualization is stopped here and
-	# named as such, so that scripts/vm.sh can tell it from a test failure.
-	(
-		i=0
-		while [ $i -lt 450 ] && kill -0 "$L2_PID" 2>/dev/null; do
-			grep -q 'vm\[l2\]: up' /host/run/l2.log && exit 0
-			sleep 0.1; i=$((i + 1))
-		done
-		kill -0 "$L2_PID" 2>/dev/null || exit 0
-		say "L2 BOOT HANG: L2 did not reach its /init within 45 s; stopping it"
-		hostrun pkill -f 'vsq.role=l2'
-	) &
 }
 
 # wait_l2: waits for the L2 guest and fails unless it reported success.
