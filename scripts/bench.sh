@@ -8,7 +8,7 @@
 #   BENCH_SECS    seconds a run (default 1)
 #   BENCH_LAYOUTS loopback and/or hostguest (default both; hostguest gives
 #                 guest->host and host->guest in one boot)
-#   --readme      also put the table into README.md
+#   --readme      also put the table into README.md and the chart into docs/
 #
 # The module is on both sides; EOM framing is forced per connection by the
 # sender's debugfs knob "markers" (tests/scenarios/bench.sh). The report
@@ -19,7 +19,11 @@ LOG_TAG=bench
 . "$(dirname "$0")/lib.sh"
 
 readme=0
-[ "${1:-}" = --readme ] && readme=1
+case ${1:-} in
+"") ;;
+--readme) readme=1 ;;
+*) sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
+esac
 sizes=${BENCH_SIZES:-64,1K,4K,64K,1M}
 reps=${BENCH_REPS:-5}
 secs=${BENCH_SECS:-1}
@@ -50,5 +54,7 @@ log "table: build/bench/bench.md, chart: build/bench/bench.png"
 cat "$out/bench.md"
 if [ $readme = 1 ]; then
 	/usr/bin/python3 "$TOP/scripts/bench_report.py" --readme "$TOP/README.md" --table "$out/bench.md"
-	log "README.md updated"
+	mkdir -p "$TOP/docs"
+	cp "$out/bench.png" "$TOP/docs/bench.png"
+	log "README.md and docs/bench.png updated"
 fi
