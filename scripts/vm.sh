@@ -115,6 +115,33 @@ run_vm() {
 		kill "$qemu_pid" 2>/dev/null
 	) &
 	watchdog=$!
+	# Nested virtualization can also freeze both VMs outright: QEMU then
+	# uses no CPU at all (an idle but live L1 still takes about 2 clock
+	# ticks a second) and the console stays silent. 60 s of that stops the
+	# run as frozen.
+	(
+		quiet_cpu=0 last_size=-1 still=0
+		while kill -0 "$qemu_pid" 2>/dev/null; do
+			cpu=0
+			for p in $(pgrep -P "$qemu_pid"); do
+				cpu=$((cpu + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+			done
+			size=$(stat -c %s "$console" 2>/dev/null || echo 0)
+			if [ "$size" = "$last_size" ] && [ $((cpu - quiet_cpu)) -lt 10 ]; then
+				still=$((still + 5))
+			else
+				still=0 quiet_cpu=$cpu
+			fi
+			last_size=$size
+			if [ $still -ge 60 ]; then
+				touch "$work/frozen"
+				pkill -KILL -P "$qemu_pid" 2>/dev/null
+				exit 0
+			fi
+			sleep 5
+		done
+	) &
+	freeze_watchdog=$!
 	# VSQ_STALL_SECONDS: a run whose console stays silent that long has
 	# frozen (nested virtualization can freeze L1 and L2 outright); the
 	# benchmark, which prints every second or so, sets it.
@@ -138,23 +165,27 @@ run_vm() {
 	status=0
 	wait "$qemu_pid" || status=$?
 	qemu_pid=
-	kill "$watchdog" $stall_watchdog 2>/dev/null || true
+	kill "$watchdog" "$freeze_watchdog" $stall_watchdog 2>/dev/null || true
 	sleep 0.5; kill "$tailer" 2>/dev/null || true
 	cp "$console" "$BUILD/console-$layout-$module-$scenario.log"
 }
 start=$SECONDS
-rm -f "$work/l2-boot-hang" "$work/stalled"
+rm -f "$work/l2-boot-hang" "$work/stalled" "$work/frozen"
 run_vm
-# An L2 that hangs before its /init is nested virtualization, not the code
-# under test (nothing of the scenario ran in it): boot the layout once more,
-# and say so.
-if [ -e "$work/l2-boot-hang" ]; then
-	log "RETRY: the L2 guest did not reach its /init within 60 s of L1 starting it (a nested-virtualization boot hang); running $layout/$module/$scenario again"
+# An L2 that hangs before its /init, or VMs that froze (no CPU, no output),
+# is nested virtualization or TCG, not the code under test: boot the layout
+# once more, and say so. A second time fails the run.
+why=
+[ -e "$work/l2-boot-hang" ] && why="the L2 guest did not reach its /init within 60 s of L1 starting it"
+[ -e "$work/frozen" ] && why="the VMs froze: no CPU time and no output for 60 s"
+if [ -n "$why" ]; then
+	log "RETRY: $why (nested virtualization); running $layout/$module/$scenario again"
 	mkdir -p "$CACHE/failures"
-	cp "$console" "$CACHE/failures/$(date +%Y%m%d-%H%M%S)-l2-boot-hang-$scenario.log" 2>/dev/null || true
-	rm -f "$work/l2-boot-hang"
+	cp "$console" "$CACHE/failures/$(date +%Y%m%d-%H%M%S)-retry-$layout-$module-$scenario.log" 2>/dev/null || true
+	rm -f "$work/l2-boot-hang" "$work/frozen"
 	run_vm
 	[ -e "$work/l2-boot-hang" ] && log "the L2 guest hung while booting again"
+	[ -e "$work/frozen" ] && log "the VMs froze again"
 fi
 if grep -q "VSQ-RESULT role=$role rc=0" "$console"; then
 	log "PASS: $layout/$module/$scenario in $((SECONDS - start))s"
