@@ -87,4 +87,11 @@ mkdir -p "$MODDIR"
 cp -r "$TOP/Kbuild" "$TOP/src" "$MODDIR/"
 run_logged "building vsock_seqpacket.ko" "$CACHE/build-module.log" "${KMAKE[@]}" M="$MODDIR" modules
 install -m 0644 "$MODDIR/src/vsock_seqpacket.ko" "$BUILD/vsock_seqpacket.ko"
-log "artifacts: build/bzImage build/vsock_seqpacket.ko"
+
+# The hostile-peer cases' packet forger: a test-only module, never shipped.
+FORGEDIR=$BUILD/forge
+rm -rf "$FORGEDIR"
+cp -r "$TOP/tests/forge" "$FORGEDIR"
+run_logged "building vsock_forge.ko (test only)" "$CACHE/build-forge.log" "${KMAKE[@]}" M="$FORGEDIR" modules
+install -m 0644 "$FORGEDIR/vsock_forge.ko" "$BUILD/vsock_forge.ko"
+log "artifacts: build/bzImage build/vsock_seqpacket.ko build/vsock_forge.ko"

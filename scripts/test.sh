@@ -61,15 +61,21 @@ style() {
 	local ok=0
 	# Outside any git tree, or checkpatch reads the patches as files of it.
 	(cd / && "$KSRC/scripts/checkpatch.pl" --no-tree -q --ignore FILE_PATH_CHANGES "$TOP"/patches/*.patch) || ok=1
-	rustfmt --edition 2021 --check --config-path "$KSRC/.rustfmt.toml" "$TOP/src/vsock_seqpacket.rs" || ok=1
+	rustfmt --edition 2021 --check --config-path "$KSRC/.rustfmt.toml" "$TOP"/src/*.rs "$TOP"/src/proto/*.rs || ok=1
 	(cd "$TOP" && cargo clippy -q --workspace --all-targets -- -D warnings) || ok=1
 	(cd "$TOP" && cargo fmt --all --check) || ok=1
 	return $ok
 }
 
+# A function, not `bash -c`: this shell's pipefail then covers the pipe, so a
+# failing cargo test fails the layer although tail succeeds.
+core_tests() {
+	(cd "$TOP" && cargo test -q -p vsock-seqpacket-core 2>&1) | tail -n 25
+}
+
 for layer in $LAYERS; do
 	case $layer in
-	core) step "core: cargo test" bash -c "cd '$TOP' && cargo test -q -p vsock-seqpacket-core 2>&1 | tail -n 25" ;;
+	core) step "core: cargo test" core_tests ;;
 	fuzz) step "core: fuzz ${FUZZ_SECONDS:-30}s" env FUZZ_SECONDS="${FUZZ_SECONDS:-30}" "$TOP/scripts/fuzz-core.sh" ;;
 	bench) step "core: micro-benchmark" env BENCH_SECONDS=1 "$TOP/scripts/bench-core.sh" ;;
 	style) step "style: checkpatch, rustfmt, clippy" style ;;

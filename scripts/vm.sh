@@ -48,7 +48,7 @@ guest) hostmod=0 guestmod=1 ;;
 none) hostmod=0 guestmod=0 ;;
 *) die "--module must be both, host, guest or none" ;;
 esac
-for f in bzImage vsock_seqpacket.ko bin/vsock_test bin/vsock_relay; do
+for f in bzImage vsock_seqpacket.ko vsock_forge.ko bin/vsock_test bin/vsock_relay; do
 	[ -e "$BUILD/$f" ] || die "build/$f missing: run scripts/kernel.sh and scripts/userspace.sh (or make build)"
 done
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: run scripts/deps.sh"
@@ -67,7 +67,7 @@ stage=$work/initramfs
 mkdir -p "$stage"/{bin,sbin,lib,proc,sys,dev,tmp,host,vm,scenarios,etc}
 cp /bin/busybox "$stage/bin/busybox"
 cp "$BUILD"/bin/* "$stage/bin/"
-cp "$BUILD/vsock_seqpacket.ko" "$stage/lib/"
+cp "$BUILD/vsock_seqpacket.ko" "$BUILD/vsock_forge.ko" "$stage/lib/"
 cp "$TOP/tests/vm/init" "$stage/init"
 cp "$TOP/tests/vm/lib.sh" "$stage/vm/"
 cp "$TOP"/tests/scenarios/*.sh "$stage/scenarios/"

@@ -11,7 +11,7 @@
 //! C header: [`include/linux/debugfs.h`](srctree/include/linux/debugfs.h)
 
 use crate::proto::ViolationKind;
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use kernel::{bindings, c_str, str::CStr};
 
 /// The module's counters.
@@ -50,27 +50,6 @@ pub(crate) static MARKERS_ENABLED: AtomicBool = AtomicBool::new(true);
 /// Adds `n` to a counter.
 pub(crate) fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Relaxed);
-}
-
-/// Logs at most `BURST` protocol violations every `INTERVAL_NS`, so that a
-/// misbehaving peer cannot flood the log.
-pub(crate) fn violation_log_allowed() -> bool {
-    const INTERVAL_NS: i64 = 5_000_000_000;
-    const BURST: u32 = 10;
-    static WINDOW_START: AtomicI64 = AtomicI64::new(i64::MIN);
-    static IN_WINDOW: AtomicU32 = AtomicU32::new(0);
-
-    // SAFETY: `ktime_get()` has no preconditions.
-    let now = unsafe { bindings::ktime_get() };
-    let start = WINDOW_START.load(Relaxed);
-    if now.wrapping_sub(start) >= INTERVAL_NS
-        && WINDOW_START
-            .compare_exchange(start, now, Relaxed, Relaxed)
-            .is_ok()
-    {
-        IN_WINDOW.store(0, Relaxed);
-    }
-    IN_WINDOW.fetch_add(1, Relaxed) < BURST
 }
 
 /// The module's debugfs directory; removed with everything in it on drop.
@@ -137,7 +116,11 @@ impl Debugfs {
         };
 
         let violations = dir(c_str!("violations"), top);
-        for kind in ViolationKind::ALL {
+        // The hooks never hand the core another op, and a connection is
+        // reset at its first violation: these two cannot come off the wire.
+        let reachable =
+            |k: &ViolationKind| !matches!(k, ViolationKind::UnexpectedOp | ViolationKind::Poisoned);
+        for kind in ViolationKind::ALL.iter().copied().filter(reachable) {
             // debugfs copies the name, so a stack buffer does.
             let mut name = [0u8; 32];
             let text = kind.name().as_bytes();

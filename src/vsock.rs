@@ -45,6 +45,14 @@ impl VsockSock {
         unsafe { (*self.as_ptr()).trans.cast() }
     }
 
+    /// The peer's address: CID and port.
+    pub(crate) fn remote(&self) -> (u32, u32) {
+        // SAFETY: `self` is valid by the type invariant; the address is a
+        // plain field that does not change while the socket is connected.
+        let remote = unsafe { &(*self.as_ptr()).remote_addr };
+        (remote.svm_cid, remote.svm_port)
+    }
+
     /// Attaches the framing state of this connection.
     pub(crate) fn set_connection(&mut self, conn: KBox<Connection>) {
         let vvs = self.transport();
@@ -109,10 +117,11 @@ impl VsockSock {
         Ok(ret as usize)
     }
 
-    /// Resets the connection because its framing broke; the reader gets `err`.
-    pub(crate) fn abort(&mut self, err: Error) {
+    /// Resets the connection because a record could not be sent whole; the
+    /// sender learns it from its failed send, the peer drops the record.
+    pub(crate) fn abort_send(&mut self) {
         // SAFETY: The socket is valid and locked.
-        unsafe { bindings::virtio_transport_seq_abort(self.as_ptr(), -err.to_errno()) };
+        unsafe { bindings::virtio_transport_seq_abort(self.as_ptr(), 0) };
     }
 }
 

@@ -26,7 +26,7 @@ mod vsock;
 
 use proto::{
     classify, FrameError, Reassembler, RxEvent, RxOutcome, TxFramer, Violation, FLAG_SEQ_EOR,
-    OP_RW, OP_SEQ_BEGIN, OP_SEQ_END, SEQ_HDR_LEN,
+    OP_RST, OP_RW, OP_SEQ_BEGIN, OP_SEQ_END, OP_SHUTDOWN, SEQ_HDR_LEN,
 };
 use stats::{add, STATS};
 use vsock::{Message, VsockSock};
@@ -189,49 +189,54 @@ unsafe extern "C" fn enqueue_callback(
     }
 }
 
-/// Sends a record, or its next part after the sender waited for credit.
+/// Sends a whole record: the socket layer calls this only once the peer's
+/// credit covers all of it, so every call is a new record and a record is
+/// never resumed. Bytes that cannot all be handed to the transport (an
+/// allocation failing mid-record) reset the connection: the peer then drops
+/// the open record and nothing partial is ever delivered.
 fn send_record(sock: &mut VsockSock, msg: &mut Message, len: usize, eor: bool) -> Result<usize> {
     let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
     let conn = sock.connection()?;
-    if !conn.tx.is_open() {
-        let begin = conn.tx.begin(len32, eor).map_err(frame_error)?;
-        if let Err(e) = sock.send_marker(OP_SEQ_BEGIN, 0, &begin) {
-            return Err(broken_record(sock, e));
-        }
-    } else if conn.tx.remaining() != len32 {
-        // The sendmsg() that opened this record failed part-way; its bytes
-        // are on the wire, so the framing can only be reset.
-        return Err(broken_record(sock, EPIPE));
+    let begin = match conn.tx.begin(len32, eor) {
+        Ok(begin) => begin,
+        // An earlier record was left open: only a reset restores framing.
+        Err(e) => return Err(broken_record(sock, frame_error(e))),
+    };
+    if let Err(e) = sock.send_marker(OP_SEQ_BEGIN, 0, &begin) {
+        return Err(broken_record(sock, e));
     }
 
-    let sent = if len > 0 {
-        sock.stream_enqueue(msg, len)
-    } else {
-        Ok(0)
-    };
-    let sent = match sent {
-        Ok(sent) => sent,
-        Err(e) => return Err(e),
-    };
-    let conn = sock.connection()?;
-    // CAST: `sent <= len`, which fits in u32.
-    conn.tx.data_sent(sent as u32).map_err(frame_error)?;
-    if conn.tx.remaining() == 0 {
-        let (end, eor) = conn.tx.end().map_err(frame_error)?;
-        let flags = if eor { FLAG_SEQ_EOR } else { 0 };
-        if let Err(e) = sock.send_marker(OP_SEQ_END, flags, &end) {
-            return Err(broken_record(sock, e));
+    if len > 0 {
+        match sock.stream_enqueue(msg, len) {
+            Ok(sent) if sent == len => {}
+            Ok(_) => return Err(broken_record(sock, ENOMEM)),
+            Err(e) => return Err(broken_record(sock, e)),
         }
-        add(&STATS.records_sent, 1);
-        add(&STATS.bytes_sent, u64::from(end.msg_len));
     }
-    Ok(sent)
+    let conn = sock.connection()?;
+    let step = conn.tx.data_sent(len32).and_then(|()| conn.tx.end());
+    let (end, eor) = match step {
+        Ok(end) => end,
+        Err(e) => return Err(broken_record(sock, frame_error(e))),
+    };
+    let flags = if eor { FLAG_SEQ_EOR } else { 0 };
+    if let Err(e) = sock.send_marker(OP_SEQ_END, flags, &end) {
+        return Err(broken_record(sock, e));
+    }
+    add(&STATS.records_sent, 1);
+    add(&STATS.bytes_sent, u64::from(end.msg_len));
+    Ok(len)
+}
+
+/// An errno that the kernel crate of 6.12 does not name, as C returns it.
+fn errno(code: u32) -> c_int {
+    // CAST: errno constants are small positive numbers.
+    -(code as c_int)
 }
 
 /// `EPROTO`, which the kernel crate of 6.12 does not name.
 fn eproto() -> Error {
-    // CAST: errno constants are small positive numbers.
-    Error::from_errno(-(bindings::EPROTO as c_int))
+    Error::from_errno(errno(bindings::EPROTO))
 }
 
 fn frame_error(_: FrameError) -> Error {
@@ -244,13 +249,14 @@ fn broken_record(sock: &mut VsockSock, err: Error) -> Error {
     if let Ok(conn) = sock.connection() {
         conn.tx.abort();
     }
-    sock.abort(err);
+    sock.abort_send();
     err
 }
 
 /// # Safety
 ///
-/// Called by C with a locked marker connection; `marker` points to 8 bytes.
+/// Called by C with a locked marker connection; for RW, SEQ_BEGIN and
+/// SEQ_END `marker` points to 8 bytes, for SHUTDOWN and RST it is null.
 unsafe extern "C" fn recv_callback(
     vsk: *mut bindings::vsock_sock,
     op: u16,
@@ -261,20 +267,37 @@ unsafe extern "C" fn recv_callback(
 ) -> c_int {
     // SAFETY: By this function's contract.
     let sock = unsafe { VsockSock::from_raw(vsk) };
-    // SAFETY: By this function's contract `marker` holds 8 readable bytes.
-    let marker = unsafe { core::slice::from_raw_parts(marker, SEQ_HDR_LEN) };
     let Ok(conn) = sock.connection() else {
         return eproto().to_errno();
     };
 
-    let event = if op == OP_RW {
-        Ok(RxEvent::Data { len, flags })
-    } else if len as usize != SEQ_HDR_LEN {
-        Err(Violation::BadMarker)
-    } else {
-        classify(op, flags, marker)
+    let verdict = match op {
+        // A reset may cut a record (our own sender resets when it cannot
+        // finish one): no violation, but the reader must hear of it.
+        OP_RST => {
+            let open = conn.rx.is_open();
+            conn.rx.reset();
+            return if open { errno(bindings::ECONNRESET) } else { 0 };
+        }
+        OP_SHUTDOWN if flags & bindings::virtio_vsock_shutdown_VIRTIO_VSOCK_SHUTDOWN_SEND == 0 => {
+            return 0
+        }
+        OP_SHUTDOWN => conn.rx.on_shutdown().map(|()| RxOutcome::Opened),
+        _ => {
+            let event = if op == OP_RW {
+                Ok(RxEvent::Data { len, flags })
+            } else if len as usize != SEQ_HDR_LEN {
+                Err(Violation::BadMarker)
+            } else {
+                // SAFETY: By this function's contract `marker` holds 8
+                // readable bytes for SEQ_BEGIN and SEQ_END.
+                let marker = unsafe { core::slice::from_raw_parts(marker, SEQ_HDR_LEN) };
+                classify(op, flags, marker)
+            };
+            event.and_then(|ev| conn.rx.on_event(ev, buf_alloc))
+        }
     };
-    match event.and_then(|ev| conn.rx.on_event(ev, buf_alloc)) {
+    match verdict {
         Ok(RxOutcome::Opened) => bindings::virtio_vsock_seq_verdict_VIRTIO_VSOCK_SEQ_DROP as c_int,
         Ok(RxOutcome::Queued) => bindings::virtio_vsock_seq_verdict_VIRTIO_VSOCK_SEQ_QUEUE as c_int,
         Ok(RxOutcome::Complete { len, eor }) => {
@@ -288,12 +311,10 @@ unsafe extern "C" fn recv_callback(
         }
         Err(violation) => {
             add(&STATS.violations[violation.kind().index()], 1);
-            if stats::violation_log_allowed() {
-                // SAFETY: The socket is valid; the addresses are plain fields.
-                let (cid, port) = unsafe {
-                    let remote = &(*vsk).remote_addr;
-                    (remote.svm_cid, remote.svm_port)
-                };
+            // SAFETY: `net_ratelimit()` has no preconditions; it is the
+            // kernel's shared limit for log lines that packets cause.
+            if unsafe { bindings::net_ratelimit() } != 0 {
+                let (cid, port) = sock.remote();
                 pr_warn!(
                     "protocol violation from {}:{}: {} ({:?}); connection reset\n",
                     cid,

@@ -98,6 +98,9 @@ pub enum Violation {
     EomOnData,
     /// An event after an earlier violation.
     Poisoned,
+    /// The peer shut its sending side down with a record open: a sender
+    /// finishes every record it starts, so that record is lost.
+    ShutdownInsideRecord,
 }
 
 /// The kind of a [`Violation`], without its data; usable as an index into counters.
@@ -128,11 +131,13 @@ pub enum ViolationKind {
     EomOnData,
     /// [`Violation::Poisoned`].
     Poisoned,
+    /// [`Violation::ShutdownInsideRecord`].
+    ShutdownInsideRecord,
 }
 
 impl ViolationKind {
     /// Number of kinds; every kind's [`Self::index`] is below it.
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 13;
 
     /// All kinds, in index order.
     pub const ALL: [ViolationKind; Self::COUNT] = [
@@ -148,6 +153,7 @@ impl ViolationKind {
         ViolationKind::TooLarge,
         ViolationKind::EomOnData,
         ViolationKind::Poisoned,
+        ViolationKind::ShutdownInsideRecord,
     ];
 
     /// Returns the kind's index in `0..COUNT`.
@@ -170,6 +176,7 @@ impl ViolationKind {
             ViolationKind::TooLarge => "too_large",
             ViolationKind::EomOnData => "eom_on_data",
             ViolationKind::Poisoned => "poisoned",
+            ViolationKind::ShutdownInsideRecord => "shutdown_inside_record",
         }
     }
 }
@@ -190,6 +197,7 @@ impl Violation {
             Violation::TooLarge { .. } => ViolationKind::TooLarge,
             Violation::EomOnData => ViolationKind::EomOnData,
             Violation::Poisoned => ViolationKind::Poisoned,
+            Violation::ShutdownInsideRecord => ViolationKind::ShutdownInsideRecord,
         }
     }
 
@@ -208,6 +216,7 @@ impl Violation {
             Violation::TooLarge { .. } => "record larger than the receive buffer",
             Violation::EomOnData => "EOM flag on data of a marker connection",
             Violation::Poisoned => "packet after an earlier protocol violation",
+            Violation::ShutdownInsideRecord => "peer shut down inside an open record",
         }
     }
 }
@@ -288,6 +297,19 @@ impl Reassembler {
     /// Drops an open record (on shutdown or reset), keeping the counter and any poisoning.
     pub fn reset(&mut self) {
         self.open = None;
+    }
+
+    /// The peer shut its sending side down. A record it left open can never
+    /// end, and a sender finishes every record it starts: a violation.
+    pub fn on_shutdown(&mut self) -> Result<(), Violation> {
+        if self.violation.is_some() {
+            return Err(Violation::Poisoned);
+        }
+        if self.open.take().is_some() {
+            self.violation = Some(Violation::ShutdownInsideRecord);
+            return Err(Violation::ShutdownInsideRecord);
+        }
+        Ok(())
     }
 
     /// Applies one event; `rx_buf_size` is the socket's receive buffer size.

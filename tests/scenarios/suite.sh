@@ -1,6 +1,6 @@
 # The project's own SOCK_SEQPACKET suite (tests/vsock_test), TAP output.
 # Two passes: every case with counters starting at 0, then the counter-wrap
-# case with both ends' initial_counter just below 2^32.
+# case and the hostile peer with both ends' initial_counter just below 2^32.
 
 WRAP_START=4294967256
 
@@ -16,7 +16,7 @@ pass_setup() {
 	if [ "$1" = all ]; then
 		args="" && set_initial_counter 0
 	else
-		args="--only=counter_wrap" && set_initial_counter $WRAP_START
+		args="--only=counter_wrap --only=hostile_violations" && set_initial_counter $WRAP_START
 	fi
 }
 
@@ -39,6 +39,7 @@ suite_report() {
 
 role_loopback() {
 	ok=0
+	insmod /lib/vsock_forge.ko || return 1
 	for pass in all wrap; do
 		pass_setup $pass
 		suite_server 1 /tmp/server-$pass.log $args &
@@ -50,6 +51,7 @@ role_loopback() {
 	done
 	set_initial_counter 0
 	show_stats
+	rmmod vsock_forge || ok=1
 	return $ok
 }
 
@@ -57,6 +59,7 @@ role_loopback() {
 # the wrap pass). L2 mirrors it.
 role_l1() {
 	ok=0
+	insmod /lib/vsock_forge.ko || return 1
 	start_l2 suite || return 1
 	for pass in all wrap; do
 		pass_setup $pass
@@ -68,11 +71,13 @@ role_l1() {
 	set_initial_counter 0
 	wait_l2 || { say "L2 failed"; ok=1; }
 	show_stats
+	rmmod vsock_forge || ok=1
 	return $ok
 }
 
 role_l2() {
 	ok=0
+	insmod /lib/vsock_forge.ko || return 1
 	for pass in all wrap; do
 		pass_setup $pass
 		suite_client 2 /tmp/g2h-client-$pass.log --control-port=1235 $args; rc=$?
@@ -81,5 +86,6 @@ role_l2() {
 		suite_report "host-to-guest $pass: server in L2" /tmp/h2g-server-$pass.log $rc || ok=1
 	done
 	show_stats
+	rmmod vsock_forge || ok=1
 	return $ok
 }

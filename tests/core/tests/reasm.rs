@@ -549,6 +549,7 @@ fn violation_kinds_names_and_descriptions() {
         (Violation::TooLarge { len: 1, limit: 0 }, "too_large"),
         (Violation::EomOnData, "eom_on_data"),
         (Violation::Poisoned, "poisoned"),
+        (Violation::ShutdownInsideRecord, "shutdown_inside_record"),
     ];
     assert_eq!(all.len(), ViolationKind::COUNT);
     assert_eq!(ViolationKind::ALL.len(), ViolationKind::COUNT);
@@ -565,4 +566,19 @@ fn violation_kinds_names_and_descriptions() {
         assert!(!descriptions.contains(&d), "duplicate description {d}");
         descriptions.push(d);
     }
+}
+
+#[test]
+fn shutdown_inside_a_record_is_a_violation() {
+    let mut rx = Reassembler::new(0);
+    assert_eq!(rx.on_shutdown(), Ok(()));
+    let begin = RxEvent::Begin(SeqHdr {
+        msg_cnt: 0,
+        msg_len: 4,
+    });
+    assert_eq!(rx.on_event(begin, 64), Ok(RxOutcome::Opened));
+    assert_eq!(rx.on_shutdown(), Err(Violation::ShutdownInsideRecord));
+    assert!(!rx.is_open());
+    assert_eq!(rx.violation(), Some(Violation::ShutdownInsideRecord));
+    assert_eq!(rx.on_shutdown(), Err(Violation::Poisoned));
 }

@@ -313,3 +313,17 @@ pub fn errno_name(err: &io::Error) -> String {
     };
     format!("{name} ({err})")
 }
+
+/// One send() call that is not retried when a signal interrupts it, for the
+/// cases that interrupt senders on purpose.
+pub fn send_once(fd: &Fd, buf: &[u8], flags: libc::c_int) -> io::Result<usize> {
+    // SAFETY: buf is valid for reads of its length.
+    cvt_size(unsafe {
+        libc::send(
+            fd.raw(),
+            buf.as_ptr() as *const libc::c_void,
+            buf.len(),
+            flags | libc::MSG_NOSIGNAL,
+        )
+    })
+}

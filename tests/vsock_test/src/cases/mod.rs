@@ -6,8 +6,10 @@ use crate::harness::{Case, CaseResult, Ctx};
 mod bufsize;
 mod common;
 mod concurrency;
+mod hostile;
 mod modstats;
 mod records;
+mod sendrules;
 mod teardown;
 mod trunc;
 mod wakeup;
@@ -51,4 +53,30 @@ pub const CASES: &[Case] = &[
     ),
     case("counter_wrap", modstats::counter_wrap),
     case("module_statistics", modstats::module_statistics),
+    case(
+        "timed_out_send_sends_nothing",
+        sendrules::timed_out_send_sends_nothing,
+    ),
+    case(
+        "interrupted_send_sends_nothing",
+        sendrules::interrupted_send_sends_nothing,
+    ),
+    case(
+        "nonblocking_send_retries",
+        sendrules::nonblocking_send_retries,
+    ),
+    case(
+        "sender_under_signal_storm",
+        sendrules::sender_under_signal_storm,
+    ),
+    case("hostile_violations", hostile::hostile_violations),
+    case(
+        "hostile_markers_on_fallback",
+        hostile::hostile_markers_on_fallback,
+    ),
+    case("hostile_open_records", hostile::hostile_open_records),
+    case(
+        "violation_log_after_quiet_period",
+        hostile::violation_log_after_quiet_period,
+    ),
 ];
