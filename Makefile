@@ -7,11 +7,13 @@
 #                every layout; table and chart in build/bench/ (scripts/bench.sh)
 #   make build   dependencies, kernel + module, static test tools
 #   make module  rebuild only what changed in the kernel tree and the module
+#   make debug-kernel  the same tree with KASAN, kmemleak, lockdep and fault
+#                injection (config/debug.config), in a cache of its own
 #   make clean   remove build/ (the kernel tree stays in the cache)
 #
 # Each target installs what it needs on a fresh Debian 12 machine.
 
-.PHONY: all deps build kernel module userspace run test bench clean
+.PHONY: all deps build kernel module debug-kernel userspace run test bench clean
 
 all: build
 
@@ -21,6 +23,9 @@ deps:
 kernel module: deps
 	@bash scripts/kernel.sh
 
+debug-kernel: deps
+	@VSQ_FLAVOR=debug bash scripts/kernel.sh
+
 userspace: kernel
 	@bash scripts/userspace.sh
 
@@ -29,7 +34,7 @@ build: userspace
 run: build
 	@bash scripts/vm.sh --layout hostguest demo
 
-test: build
+test: build debug-kernel
 	@bash scripts/test.sh
 
 bench: build

@@ -63,35 +63,47 @@ if [ "$have" != "$want" ]; then
 	apply_series
 fi
 
-cfg_hash=$( (cat "$TOP/config/vm.config"; sha256sum "$TARBALL" | cut -c1-16) | sha256sum | cut -d' ' -f1)
+fragments=("$TOP/config/vm.config")
+[ "$FLAVOR" = debug ] && fragments+=("$TOP/config/debug.config")
+cfg_hash=$( (cat "${fragments[@]}"; sha256sum "$TARBALL" | cut -c1-16) | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$KSRC/.vsock-seqpacket/config.hash" 2>/dev/null)" != "$cfg_hash" ] || [ ! -f "$KSRC/.config" ]; then
-	log "configuring: tinyconfig + config/vm.config"
+	log "configuring ($FLAVOR): tinyconfig + ${fragments[*]#"$TOP/"}"
 	"${KMAKE[@]}" tinyconfig >/dev/null
-	(cd "$KSRC" && KCONFIG_CONFIG=.config scripts/kconfig/merge_config.sh -m .config "$TOP/config/vm.config" >/dev/null)
+	(cd "$KSRC" && KCONFIG_CONFIG=.config scripts/kconfig/merge_config.sh -m .config "${fragments[@]}" >/dev/null)
 	"${KMAKE[@]}" olddefconfig >/dev/null
 	grep -q '^CONFIG_RUST=y' "$KSRC/.config" ||
 		die "CONFIG_RUST did not stick; 'make LLVM=1 RUSTC=/usr/bin/rustc rustavailable' in $KSRC says why"
-	missing=$(grep -E '^CONFIG_[A-Z0-9_]+=y' "$TOP/config/vm.config" | while read -r l; do
-		grep -qx "$l" "$KSRC/.config" || echo "$l"; done)
+	missing=$(cat "${fragments[@]}" | grep -E '^CONFIG_[A-Z0-9_]+=[yn]' | while read -r l; do
+		case $l in
+		*=n) ! grep -q "^${l%=n}=y" "$KSRC/.config" || echo "$l" ;;
+		*) grep -qx "$l" "$KSRC/.config" || echo "$l" ;;
+		esac
+	done)
+	# The debug kernel is only worth its build if every checker stuck (KASAN
+	# silently refuses SLUB_TINY, for one).
+	if [ "$FLAVOR" = debug ] && [ -n "$missing" ]; then
+		die "debug options that Kconfig did not take: $(echo "$missing" | tr '\n' ' ')"
+	fi
 	[ -z "$missing" ] || log "note: options not set by Kconfig: $(echo "$missing" | tr '\n' ' ')"
 	echo "$cfg_hash" >"$KSRC/.vsock-seqpacket/config.hash"
 fi
 
-run_logged "building bzImage" "$CACHE/build-kernel.log" "${KMAKE[@]}" bzImage modules
-install -m 0644 "$KSRC/arch/x86/boot/bzImage" "$BUILD/bzImage"
+mkdir -p "$KOUT"
+run_logged "building bzImage ($FLAVOR)" "$CACHE/build-kernel-$FLAVOR.log" nice "${KMAKE[@]}" bzImage modules
+install -m 0644 "$KSRC/arch/x86/boot/bzImage" "$KOUT/bzImage"
 
 # The module is built out of tree from a copy, so the checkout stays clean.
-MODDIR=$BUILD/module
+MODDIR=$KOUT/module
 rm -rf "$MODDIR"
 mkdir -p "$MODDIR"
 cp -r "$TOP/Kbuild" "$TOP/src" "$MODDIR/"
-run_logged "building vsock_seqpacket.ko" "$CACHE/build-module.log" "${KMAKE[@]}" M="$MODDIR" modules
-install -m 0644 "$MODDIR/src/vsock_seqpacket.ko" "$BUILD/vsock_seqpacket.ko"
+run_logged "building vsock_seqpacket.ko" "$CACHE/build-module-$FLAVOR.log" "${KMAKE[@]}" M="$MODDIR" modules
+install -m 0644 "$MODDIR/src/vsock_seqpacket.ko" "$KOUT/vsock_seqpacket.ko"
 
 # The hostile-peer cases' packet forger: a test-only module, never shipped.
-FORGEDIR=$BUILD/forge
+FORGEDIR=$KOUT/forge
 rm -rf "$FORGEDIR"
 cp -r "$TOP/tests/forge" "$FORGEDIR"
-run_logged "building vsock_forge.ko (test only)" "$CACHE/build-forge.log" "${KMAKE[@]}" M="$FORGEDIR" modules
-install -m 0644 "$FORGEDIR/vsock_forge.ko" "$BUILD/vsock_forge.ko"
-log "artifacts: build/bzImage build/vsock_seqpacket.ko build/vsock_forge.ko"
+run_logged "building vsock_forge.ko (test only)" "$CACHE/build-forge-$FLAVOR.log" "${KMAKE[@]}" M="$FORGEDIR" modules
+install -m 0644 "$FORGEDIR/vsock_forge.ko" "$KOUT/vsock_forge.ko"
+log "artifacts: ${KOUT#"$TOP/"}/bzImage, vsock_seqpacket.ko, vsock_forge.ko"

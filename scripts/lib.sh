@@ -4,7 +4,15 @@
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$TOP/build
 CACHE=${VSOCK_SEQPACKET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vsock-seqpacket}
-KSRC=$CACHE/linux-6.12
+# VSQ_FLAVOR=debug selects the debug kernel (config/debug.config on top of
+# config/vm.config: KASAN, kmemleak, lockdep, fault injection) in a tree of
+# its own; its artifacts go to build/debug.
+FLAVOR=${VSQ_FLAVOR:-normal}
+case $FLAVOR in
+normal) KSRC=$CACHE/linux-6.12 KOUT=$BUILD ;;
+debug) KSRC=$CACHE/linux-6.12-debug KOUT=$BUILD/debug ;;
+*) echo "VSQ_FLAVOR must be normal or debug, not '$FLAVOR'" >&2; exit 2 ;;
+esac
 KMAKE=(make -C "$KSRC" LLVM=1 RUSTC=/usr/bin/rustc "-j$(($(nproc) + 1))")
 export PATH="$HOME/.cargo/bin:$PATH"
 

@@ -13,7 +13,12 @@
 #              both directions with the module on both, host only, guest only, none
 #   demo       records with and without MSG_EOR, and MSG_TRUNC, both ways
 #   wire       vsockmon capture: marker layout and counters; no marker on fallback
-#   unload     rmmod refused while a marker connection lives, fine after
+#   unload     rmmod refused while a marker connection lives, fine after; and
+#              cycles of insmod, traffic, a refused rmmod, a killed sender, a
+#              listener closed with pending connections, rmmod
+#   debug      on the debug kernel: the kernel's vsock_test, our suite (with
+#              the hostile peer and the fail-nth sweep), unload under load;
+#              loopback and host<->guest; no splat, no kmemleak object
 #   suite      the project's vsock_seqpacket_test, loopback and host<->guest
 #   perf       smoke of make bench: vsock_seqpacket_perf, every framing, two
 #              sizes, loopback (figures are printed, not judged)
@@ -21,7 +26,7 @@ set -uo pipefail
 LOG_TAG=test
 . "$(dirname "$0")/lib.sh"
 
-LAYERS=${LAYERS:-core fuzz bench style kernel demo wire unload suite perf}
+LAYERS=${LAYERS:-core fuzz bench style kernel demo wire unload suite perf debug}
 passed=0 failed=0 skipped=0
 results=()
 
@@ -94,7 +99,26 @@ for layer in $LAYERS; do
 		step "wire proof loopback (vsockmon)" vm --layout loopback wire
 		step "wire proof host<->guest (vsockmon in L1)" vm --layout hostguest wire
 		;;
-	unload) step "unload policy" vm --layout loopback unload ;;
+	unload)
+		step "unload policy" vm --layout loopback unload
+		step "unload under load (${UNLOAD_CYCLES:-8} cycles)" vm --layout loopback --param cycles="${UNLOAD_CYCLES:-8}" unload_load
+		;;
+	debug)
+		# The same tests on the debug kernel (KASAN, kmemleak, lockdep,
+		# fault injection): every VM also fails on a splat or a kmemleak
+		# object. In host/guest the debug kernel is L1, the host side that
+		# guests attack; L2 runs the normal kernel.
+		if [ ! -e "$BUILD/debug/bzImage" ]; then
+			log "debug kernel missing: VSQ_FLAVOR=debug scripts/kernel.sh (make test builds it)"
+			record "debug kernel" FAIL 0
+			continue
+		fi
+		step "debug: kernel vsock_test loopback" vm --kernel debug --layout loopback kernel_suite
+		step "debug: suite + hostile + faults loopback" vm --kernel debug --layout loopback suite
+		step "debug: unload under load (3 cycles)" vm --kernel debug --layout loopback --param cycles=3 unload_load
+		step "debug: kernel vsock_test host<->guest" vm --kernel debug --layout hostguest kernel_suite
+		step "debug: suite + hostile host<->guest" vm --kernel debug --layout hostguest suite
+		;;
 	suite)
 		if [ -f "$TOP/tests/scenarios/suite.sh" ]; then
 			step "suite loopback" vm --layout loopback suite

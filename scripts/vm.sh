@@ -2,13 +2,16 @@
 # Boot one of the project's VM layouts and run a scenario in it.
 #
 #   scripts/vm.sh [--layout loopback|hostguest] [--module both|host|guest|none]
-#                 [--timeout SECONDS] [--param KEY=VALUE]... SCENARIO
+#                 [--kernel normal|debug] [--timeout SECONDS] [--param KEY=VALUE]...
+#                 SCENARIO
 #
 # loopback:  one VM; both peers inside, CID 1 (vsock_loopback).
 # hostguest: an L1 "host" VM (TCG, vhost_vsock) that boots an L2 "guest"
 #            (CID 3) inside it, with KVM when L1 has /dev/kvm, else TCG.
 # --module picks where vsock_seqpacket.ko is inserted: both (default), host
 # (the loopback VM or L1), guest (L2), none.
+# --kernel debug boots the debug kernel (build/debug, KASAN, kmemleak,
+# lockdep, fault injection) in the loopback VM or L1; L2 stays normal.
 # --param passes vsq.KEY=VALUE on the kernel command line, which /init
 # turns into $VSQ_KEY for the scenario.
 # SCENARIO is tests/scenarios/SCENARIO.sh: it defines role_loopback, or
@@ -21,7 +24,7 @@ set -euo pipefail
 LOG_TAG=vm
 . "$(dirname "$0")/lib.sh"
 
-layout=loopback module=both timeout=900 params=
+layout=loopback module=both timeout=900 params= kernel=normal
 while [ $# -gt 0 ]; do
 	case $1 in
 	--layout) layout=$2; shift 2 ;;
@@ -29,6 +32,8 @@ while [ $# -gt 0 ]; do
 	--module) module=$2; shift 2 ;;
 	--module=*) module=${1#*=}; shift ;;
 	--timeout) timeout=$2; shift 2 ;;
+	--kernel) kernel=$2; shift 2 ;;
+	--kernel=*) kernel=${1#*=}; shift ;;
 	--timeout=*) timeout=${1#*=}; shift ;;
 	--param)
 		[[ ${2:-} =~ ^[a-z0-9_]+=[^[:space:]]*$ ]] || die "--param wants KEY=VALUE without spaces, not '${2:-}'"
@@ -37,10 +42,18 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-[ $# -eq 1 ] || die "usage: scripts/vm.sh [--layout loopback|hostguest] [--module both|host|guest|none] [--timeout S] [--param K=V]... SCENARIO"
+[ $# -eq 1 ] || die "usage: scripts/vm.sh [--layout loopback|hostguest] [--module both|host|guest|none] [--kernel normal|debug] [--timeout S] [--param K=V]... SCENARIO"
 scenario=$1
 [ -f "$TOP/tests/scenarios/$scenario.sh" ] || die "no scenario tests/scenarios/$scenario.sh"
 case $layout in loopback | hostguest) ;; *) die "layout must be loopback or hostguest" ;; esac
+# The debug kernel runs the loopback VM or L1; L2 always runs the normal one.
+case $kernel in
+normal) KIMG=$BUILD ;;
+debug) KIMG=$BUILD/debug ;;
+*) die "--kernel must be normal or debug" ;;
+esac
+[ -e "$KIMG/bzImage" ] || die "${KIMG#"$TOP/"}/bzImage missing: run VSQ_FLAVOR=$kernel scripts/kernel.sh"
+params+=" vsq.flavor=$kernel"
 case $module in
 both) hostmod=1 guestmod=1 ;;
 host) hostmod=1 guestmod=0 ;;
@@ -68,6 +81,10 @@ mkdir -p "$stage"/{bin,sbin,lib,proc,sys,dev,tmp,host,vm,scenarios,etc}
 cp /bin/busybox "$stage/bin/busybox"
 cp "$BUILD"/bin/* "$stage/bin/"
 cp "$BUILD/vsock_seqpacket.ko" "$BUILD/vsock_forge.ko" "$stage/lib/"
+if [ "$kernel" = debug ]; then
+	mkdir -p "$stage/lib/debug"
+	cp "$KIMG/vsock_seqpacket.ko" "$KIMG/vsock_forge.ko" "$stage/lib/debug/"
+fi
 cp "$TOP/tests/vm/init" "$stage/init"
 cp "$TOP/tests/vm/lib.sh" "$stage/vm/"
 cp "$TOP"/tests/scenarios/*.sh "$stage/scenarios/"
@@ -87,7 +104,7 @@ console=$work/console.log
 run_vm() {
 	log "$layout layout, module: $module, scenario: $scenario (timeout ${timeout}s)"
 	timeout --foreground "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp 1 \
-		-kernel "$BUILD/bzImage" -initrd "$BUILD/initramfs.cpio.gz" \
+		-kernel "$KIMG/bzImage" -initrd "$BUILD/initramfs.cpio.gz" \
 		-append "console=ttyS0 quiet panic=-1 $append" \
 		-nographic -no-reboot -monitor none -serial stdio -nodefaults \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
@@ -146,7 +163,7 @@ run_vm() {
 	qemu_pid=
 	kill "$watchdog" "$freeze_watchdog" 2>/dev/null || true
 	sleep 0.5; kill "$tailer" 2>/dev/null || true
-	cp "$console" "$BUILD/console-$layout-$module-$scenario.log"
+	cp "$console" "$BUILD/console-$layout-$module-$scenario$([ "$kernel" = debug ] && echo -debug).log"
 }
 start=$SECONDS
 rm -f "$work/l2-boot-hang" "$work/frozen"
@@ -167,7 +184,7 @@ if [ -n "$why" ]; then
 	[ -e "$work/frozen" ] && log "the VMs froze again"
 fi
 if grep -q "VSQ-RESULT role=$role rc=0" "$console"; then
-	log "PASS: $layout/$module/$scenario in $((SECONDS - start))s"
+	log "PASS: $layout/$module/$scenario/$kernel in $((SECONDS - start))s"
 	exit 0
 fi
 if [ $status -eq 124 ]; then
@@ -180,5 +197,5 @@ tr -d '\r' <"$console" | tail -n 200 >&2
 # can read them.
 mkdir -p "$CACHE/failures"
 cp "$console" "$CACHE/failures/$(date +%Y%m%d-%H%M%S)-$layout-$module-$scenario.log" 2>/dev/null || true
-log "FAIL: $layout/$module/$scenario (full console: build/console-$layout-$module-$scenario.log)"
+log "FAIL: $layout/$module/$scenario/$kernel (full console: build/console-$layout-$module-$scenario$([ "$kernel" = debug ] && echo -debug).log)"
 exit 1

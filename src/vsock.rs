@@ -5,7 +5,7 @@
 //!
 //! C header: [`include/linux/virtio_vsock.h`](srctree/include/linux/virtio_vsock.h)
 
-use crate::proto::SeqHdr;
+use crate::proto::{RecordPlan, FLAG_SEQ_EOR};
 use crate::Connection;
 use kernel::{bindings, error::to_result, prelude::*, types::Opaque};
 
@@ -87,41 +87,32 @@ impl VsockSock {
         Ok(unsafe { &mut *raw })
     }
 
-    /// Sends a SEQ_BEGIN or SEQ_END marker.
-    pub(crate) fn send_marker(&mut self, op: u16, flags: u32, hdr: &SeqHdr) -> Result {
-        let payload = hdr.encode();
-        // SAFETY: The socket is valid and locked; `payload` has the size and
-        // (packed, byte) alignment of `struct virtio_vsock_seq_hdr` and is
-        // only read during the call.
+    /// Sends a whole record as planned: SEQ_BEGIN, `len` bytes of `msg`,
+    /// SEQ_END. Nothing is sent when it fails, unless the transport itself
+    /// failed mid-record, and then C has reset the connection.
+    pub(crate) fn send_record(
+        &mut self,
+        msg: &mut Message,
+        len: usize,
+        plan: &RecordPlan,
+    ) -> Result {
+        let begin = plan.begin.encode();
+        let end = plan.end.encode();
+        let flags = if plan.eor { FLAG_SEQ_EOR } else { 0 };
+        // SAFETY: The socket is valid and locked; `msg` is valid by its type
+        // invariant; `begin` and `end` have the size and (packed, byte)
+        // alignment of `struct virtio_vsock_seq_hdr` and are only read
+        // during the call.
         to_result(unsafe {
-            bindings::virtio_transport_send_seq_marker(
+            bindings::virtio_transport_send_seq_record(
                 self.as_ptr(),
-                op,
+                msg.0,
+                len,
+                begin.as_ptr().cast(),
+                end.as_ptr().cast(),
                 flags,
-                payload.as_ptr().cast(),
             )
         })
-    }
-
-    /// Sends up to `len` bytes of `msg` as RW packets, as far as the peer's
-    /// credit allows; returns how many were sent.
-    pub(crate) fn stream_enqueue(&mut self, msg: &mut Message, len: usize) -> Result<usize> {
-        // SAFETY: The socket is valid and locked; `msg` is valid by its type
-        // invariant.
-        let ret = unsafe { bindings::virtio_transport_stream_enqueue(self.as_ptr(), msg.0, len) };
-        if ret < 0 {
-            // CAST: a negative return is an errno, which fits in `c_int`.
-            return Err(Error::from_errno(ret as i32));
-        }
-        // CAST: non-negative and at most `len`.
-        Ok(ret as usize)
-    }
-
-    /// Resets the connection because a record could not be sent whole; the
-    /// sender learns it from its failed send, the peer drops the record.
-    pub(crate) fn abort_send(&mut self) {
-        // SAFETY: The socket is valid and locked.
-        unsafe { bindings::virtio_transport_seq_abort(self.as_ptr(), 0) };
     }
 }
 

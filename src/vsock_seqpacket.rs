@@ -26,7 +26,7 @@ mod vsock;
 
 use proto::{
     classify, FrameError, Reassembler, RxEvent, RxOutcome, TxFramer, Violation, FLAG_SEQ_EOR,
-    OP_RST, OP_RW, OP_SEQ_BEGIN, OP_SEQ_END, OP_SHUTDOWN, SEQ_HDR_LEN,
+    OP_RST, OP_RW, OP_SHUTDOWN, SEQ_HDR_LEN,
 };
 use stats::{add, STATS};
 use vsock::{Message, VsockSock};
@@ -70,20 +70,20 @@ fn self_check() -> Result {
     let mut tx = TxFramer::new(u32::MAX);
     let mut rx = Reassembler::new(u32::MAX);
     for (len, eor) in [(3u32, true), (0, false)] {
-        let begin = tx.begin(len, eor).map_err(|_| EINVAL)?;
-        let ok = rx.on_event(RxEvent::Begin(begin), 16) == Ok(RxOutcome::Opened)
+        let plan = tx.plan(len, eor).map_err(|_| EINVAL)?;
+        let ok = rx.on_event(RxEvent::Begin(plan.begin), 16) == Ok(RxOutcome::Opened)
             && (len == 0
                 || rx.on_event(RxEvent::Data { len, flags: 0 }, 16) == Ok(RxOutcome::Queued));
-        tx.data_sent(len).map_err(|_| EINVAL)?;
-        let (end, eor) = tx.end().map_err(|_| EINVAL)?;
-        let flags = if eor { FLAG_SEQ_EOR } else { 0 };
-        if !ok
-            || rx.on_event(RxEvent::End { hdr: end, flags }, 16)
-                != Ok(RxOutcome::Complete { len, eor })
-        {
+        let flags = if plan.eor { FLAG_SEQ_EOR } else { 0 };
+        let end = RxEvent::End {
+            hdr: plan.end,
+            flags,
+        };
+        if !ok || rx.on_event(end, 16) != Ok(RxOutcome::Complete { len, eor }) {
             pr_err!("protocol core self-check failed\n");
             return Err(EINVAL);
         }
+        tx.commit(&plan).map_err(|_| EINVAL)?;
     }
     Ok(())
 }
@@ -190,41 +190,21 @@ unsafe extern "C" fn enqueue_callback(
 }
 
 /// Sends a whole record: the socket layer calls this only once the peer's
-/// credit covers all of it, so every call is a new record and a record is
-/// never resumed. Bytes that cannot all be handed to the transport (an
-/// allocation failing mid-record) reset the connection: the peer then drops
-/// the open record and nothing partial is ever delivered.
+/// credit covers all of it, so every call is a new record. The core plans
+/// both markers; C builds every packet before it sends the first, so a
+/// failure sends nothing and the counter stays, and the same or another
+/// record may follow.
 fn send_record(sock: &mut VsockSock, msg: &mut Message, len: usize, eor: bool) -> Result<usize> {
     let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
-    let conn = sock.connection()?;
-    let begin = match conn.tx.begin(len32, eor) {
-        Ok(begin) => begin,
-        // An earlier record was left open: only a reset restores framing.
-        Err(e) => return Err(broken_record(sock, frame_error(e))),
-    };
-    if let Err(e) = sock.send_marker(OP_SEQ_BEGIN, 0, &begin) {
-        return Err(broken_record(sock, e));
-    }
-
-    if len > 0 {
-        match sock.stream_enqueue(msg, len) {
-            Ok(sent) if sent == len => {}
-            Ok(_) => return Err(broken_record(sock, ENOMEM)),
-            Err(e) => return Err(broken_record(sock, e)),
-        }
-    }
-    let conn = sock.connection()?;
-    let step = conn.tx.data_sent(len32).and_then(|()| conn.tx.end());
-    let (end, eor) = match step {
-        Ok(end) => end,
-        Err(e) => return Err(broken_record(sock, frame_error(e))),
-    };
-    let flags = if eor { FLAG_SEQ_EOR } else { 0 };
-    if let Err(e) = sock.send_marker(OP_SEQ_END, flags, &end) {
-        return Err(broken_record(sock, e));
-    }
+    let plan = sock
+        .connection()?
+        .tx
+        .plan(len32, eor)
+        .map_err(frame_error)?;
+    sock.send_record(msg, len, &plan)?;
+    sock.connection()?.tx.commit(&plan).map_err(frame_error)?;
     add(&STATS.records_sent, 1);
-    add(&STATS.bytes_sent, u64::from(end.msg_len));
+    add(&STATS.bytes_sent, u64::from(len32));
     Ok(len)
 }
 
@@ -241,16 +221,6 @@ fn eproto() -> Error {
 
 fn frame_error(_: FrameError) -> Error {
     eproto()
-}
-
-/// A record could not be sent whole: reset the connection, so the peer sees
-/// a clean error instead of a record that never ends.
-fn broken_record(sock: &mut VsockSock, err: Error) -> Error {
-    if let Ok(conn) = sock.connection() {
-        conn.tx.abort();
-    }
-    sock.abort_send();
-    err
 }
 
 /// # Safety

@@ -48,6 +48,17 @@ struct OpenRecord {
     eor: bool,
 }
 
+/// The two markers of one record, planned before anything of it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordPlan {
+    /// The SEQ_BEGIN header.
+    pub begin: SeqHdr,
+    /// The SEQ_END header.
+    pub end: SeqHdr,
+    /// Whether SEQ_END carries the sender's `MSG_EOR`.
+    pub eor: bool,
+}
+
 /// Per-socket sender state: the marker counter and the open record, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TxFramer {
@@ -77,6 +88,35 @@ impl TxFramer {
     /// Returns the bytes of the open record not yet accounted (0 when none is open).
     pub fn remaining(&self) -> u32 {
         self.open.map_or(0, |r| r.remaining)
+    }
+
+    /// Plans a whole record of `len` bytes: the SEQ_BEGIN and SEQ_END it is
+    /// sent with. Nothing changes until [`Self::commit`], so a record that
+    /// could not be sent leaves the counter where it was and may be retried.
+    pub fn plan(&self, len: u32, eor: bool) -> Result<RecordPlan, FrameError> {
+        if self.open.is_some() {
+            return Err(FrameError::RecordOpen);
+        }
+        Ok(RecordPlan {
+            begin: SeqHdr {
+                msg_cnt: self.cnt,
+                msg_len: len,
+            },
+            end: SeqHdr {
+                msg_cnt: self.cnt.wrapping_add(1),
+                msg_len: len,
+            },
+            eor,
+        })
+    }
+
+    /// Records that a planned record went out whole: the next one follows it.
+    pub fn commit(&mut self, plan: &RecordPlan) -> Result<(), FrameError> {
+        if self.open.is_some() || plan.begin.msg_cnt != self.cnt {
+            return Err(FrameError::RecordOpen);
+        }
+        self.cnt = plan.end.msg_cnt.wrapping_add(1);
+        Ok(())
     }
 
     /// Opens a record of `len` bytes and returns the SEQ_BEGIN header to send.

@@ -12,7 +12,7 @@ pub mod reasm;
 pub mod wire;
 
 pub use credit::Credit;
-pub use framer::{FrameError, FrameStep, TxFramer, MAX_PKT_BUF_SIZE};
+pub use framer::{FrameError, FrameStep, RecordPlan, TxFramer, MAX_PKT_BUF_SIZE};
 pub use reasm::{classify, Reassembler, RxEvent, RxOutcome, Violation, ViolationKind};
 pub use wire::{
     DecodeError, Op, PacketHdr, SeqHdr, FLAG_SEQ_EOM, FLAG_SEQ_EOR, FLAG_SEQ_MARKERS, HDR_LEN,

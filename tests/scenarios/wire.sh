@@ -5,7 +5,13 @@ start_capture() {
 	hostrun ip link set vsockmon0 up
 	hostrun tcpdump -Z root -i vsockmon0 -w /run/wire.pcap -U >/tmp/tcpdump.log 2>&1 &
 	dump=$!
-	sleep 2
+	# tcpdump says so once it captures; traffic before that would be lost.
+	i=0
+	until grep -q "listening on vsockmon0" /tmp/tcpdump.log; do
+		i=$((i + 1))
+		[ $i -lt 300 ] || { say "tcpdump did not start capturing within 30 s"; cat /tmp/tcpdump.log; return 1; }
+		sleep 0.1
+	done
 }
 
 # Proof on the wire: capture vsockmon0 while one marker connection and one

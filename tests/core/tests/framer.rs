@@ -160,3 +160,65 @@ fn maximum_record_length() {
     assert_eq!(tx.remaining(), 0);
     assert_eq!(tx.end(), Ok((hdr(1, u32::MAX), false)));
 }
+
+#[test]
+fn a_planned_record_changes_nothing_until_committed() {
+    let mut tx = TxFramer::new(u32::MAX - 1);
+    let plan = tx.plan(7, true).expect("idle framer");
+    assert_eq!(tx.counter(), u32::MAX - 1);
+    assert_eq!(
+        plan.begin,
+        SeqHdr {
+            msg_cnt: u32::MAX - 1,
+            msg_len: 7
+        }
+    );
+    assert_eq!(
+        plan.end,
+        SeqHdr {
+            msg_cnt: u32::MAX,
+            msg_len: 7
+        }
+    );
+    assert!(plan.eor);
+    // Not sent: planning again gives the same markers.
+    assert_eq!(tx.plan(7, true), Ok(plan));
+    tx.commit(&plan).expect("plan of this framer");
+    assert_eq!(tx.counter(), 0, "the counter wraps past 2^32");
+    // A plan made before the commit is stale now.
+    assert_eq!(tx.commit(&plan), Err(FrameError::RecordOpen));
+    let next = tx.plan(0, false).expect("idle framer");
+    assert_eq!(next.begin.msg_cnt, 0);
+    assert_eq!(next.end.msg_cnt, 1);
+}
+
+#[test]
+fn planned_records_reassemble() {
+    let mut tx = TxFramer::new(5);
+    let mut rx = Reassembler::new(5);
+    for (len, eor) in [(3u32, true), (0, false), (70_000, true)] {
+        let plan = tx.plan(len, eor).expect("idle framer");
+        assert_eq!(
+            rx.on_event(RxEvent::Begin(plan.begin), 1 << 20),
+            Ok(RxOutcome::Opened)
+        );
+        if len > 0 {
+            assert_eq!(
+                rx.on_event(RxEvent::Data { len, flags: 0 }, 1 << 20),
+                Ok(RxOutcome::Queued)
+            );
+        }
+        let flags = if plan.eor { FLAG_SEQ_EOR } else { 0 };
+        assert_eq!(
+            rx.on_event(
+                RxEvent::End {
+                    hdr: plan.end,
+                    flags
+                },
+                1 << 20
+            ),
+            Ok(RxOutcome::Complete { len, eor })
+        );
+        tx.commit(&plan).expect("plan of this framer");
+    }
+}

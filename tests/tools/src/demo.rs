@@ -5,6 +5,7 @@
 //!   vsock_demo client CID PORT        connect, send, then receive
 //!   vsock_demo hold-server PORT       accept one connection and keep it until EOF
 //!   vsock_demo hold-client CID PORT   connect, print "connected", keep it until stdin closes
+//!   vsock_demo listen-pending PORT    listen, never accept, close the listener when stdin closes
 //!
 //! With `--no-empty` (both ends) the empty record is left out: upstream's EOM
 //! framing, which a connection falls back to without markers, cannot send one.
@@ -60,6 +61,16 @@ fn socket() -> io::Result<Fd> {
 }
 
 fn accept_one(port: u32) -> io::Result<Fd> {
+    let listener = listen_on(port, 1)?;
+    // SAFETY: null address arguments are allowed.
+    check(
+        unsafe { libc::accept(listener.0, std::ptr::null_mut(), std::ptr::null_mut()) },
+        "accept",
+    )
+    .map(Fd)
+}
+
+fn listen_on(port: u32, backlog: i32) -> io::Result<Fd> {
     let listener = socket()?;
     let sa = addr(libc::VMADDR_CID_ANY, port);
     let len = size_of::<libc::sockaddr_vm>() as libc::socklen_t;
@@ -69,14 +80,9 @@ fn accept_one(port: u32) -> io::Result<Fd> {
         "bind",
     )?;
     // SAFETY: plain syscall on an owned descriptor.
-    check(unsafe { libc::listen(listener.0, 1) }, "listen")?;
+    check(unsafe { libc::listen(listener.0, backlog) }, "listen")?;
     println!("listening on port {port}");
-    // SAFETY: null address arguments are allowed.
-    check(
-        unsafe { libc::accept(listener.0, std::ptr::null_mut(), std::ptr::null_mut()) },
-        "accept",
-    )
-    .map(Fd)
+    Ok(listener)
 }
 
 fn connect(cid: u32, port: u32) -> io::Result<Fd> {
@@ -199,6 +205,12 @@ fn run(mut args: Vec<String>) -> io::Result<()> {
             recv_all(&sock, "client", no_empty)
         }
         [m, port] if m == "hold-server" => hold(&accept_one(num(port)?)?),
+        [m, port] if m == "listen-pending" => {
+            let listener = listen_on(num(port)?, 8)?;
+            let _ = io::stdin().read(&mut [0u8; 1]);
+            drop(listener);
+            Ok(())
+        }
         [m, cid, port] if m == "hold-client" => {
             let sock = connect(num(cid)?, num(port)?)?;
             println!("connected");
@@ -208,7 +220,7 @@ fn run(mut args: Vec<String>) -> io::Result<()> {
         }
         _ => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "usage: vsock_demo [--no-empty] server PORT | client CID PORT | hold-server PORT | hold-client CID PORT",
+            "usage: vsock_demo [--no-empty] server PORT | client CID PORT | hold-server PORT | hold-client CID PORT | listen-pending PORT",
         )),
     }
 }

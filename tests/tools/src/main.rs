@@ -50,6 +50,32 @@ fn connect_with_patience(addr: SocketAddr) -> io::Result<TcpStream> {
     }
 }
 
+/// Waits until the host side of the port is connected. Until then a read
+/// of the port returns EOF at once (virtio_console reports POLLHUP), and a
+/// relay that started reading early would end before the first byte.
+fn wait_for_host(port: &File, name: &str) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let start = Instant::now();
+    loop {
+        let mut p = libc::pollfd {
+            fd: port.as_raw_fd(),
+            events: libc::POLLIN | libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: `p` is one valid pollfd for the duration of the call.
+        let n = unsafe { libc::poll(&mut p, 1, 100) };
+        if n >= 0 && p.revents & libc::POLLHUP == 0 {
+            return Ok(());
+        }
+        if start.elapsed() > CONNECT_PATIENCE {
+            return Err(format!(
+                "the host side of port {name} did not connect within {CONNECT_PATIENCE:?}"
+            ));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn copy_until_eof(mut from: impl Read, mut to: impl Write) {
     let mut buf = [0u8; 16 * 1024];
     loop {
@@ -70,6 +96,16 @@ fn run(args: &[String]) -> Result<(), String> {
     };
     let addr = loopback_only(addr)?;
     let path = find_port(name).map_err(|e| e.to_string())?;
+    let port = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("open {}: {e}", path.display()))?;
+    if mode == "--connect" {
+        // The TCP peer starts its protocol once connected: join it only
+        // when bytes can flow.
+        wait_for_host(&port, name)?;
+    }
     let tcp = match mode.as_str() {
         "--listen" => {
             let listener = TcpListener::bind(addr).map_err(|e| format!("bind {addr}: {e}"))?;
@@ -81,11 +117,7 @@ fn run(args: &[String]) -> Result<(), String> {
         "--connect" => connect_with_patience(addr).map_err(|e| format!("connect {addr}: {e}"))?,
         other => return Err(format!("unknown mode {other}")),
     };
-    let port = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map_err(|e| format!("open {}: {e}", path.display()))?;
+    wait_for_host(&port, name)?;
     let port_out: File = port.try_clone().map_err(|e| e.to_string())?;
     let tcp_out = tcp.try_clone().map_err(|e| e.to_string())?;
     let to_port = thread::spawn(move || copy_until_eof(tcp, port_out));

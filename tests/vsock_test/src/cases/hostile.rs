@@ -591,3 +591,59 @@ pub fn hostile_open_records(ctx: &mut Ctx) -> CaseResult {
     }
     Ok(Outcome::Pass)
 }
+
+const FLOOD: usize = 3_000;
+
+/// A flood of valid empty records (no credit needed) to a reader that reads
+/// nothing until the flood is over: they take bounded memory at the
+/// receiver, and every one of them is delivered.
+pub fn hostile_empty_record_flood(ctx: &mut Ctx) -> CaseResult {
+    for dir in Dir::BOTH {
+        let d = format!("{}: {FLOOD} empty records", dir.name());
+        if let Some(why) = preflight(ctx, dir)? {
+            return Ok(Outcome::Skip(why));
+        }
+        let base = mem_available_kib();
+        let (fd, framing) = ctx.establish_framed()?;
+        if !framing.markers {
+            return Ok(Outcome::Skip(framing.why));
+        }
+        if ctx.sends(dir) {
+            let valid = pattern::record(seed(43, dir, 0), 300);
+            send_record(&fd, &valid, libc::MSG_EOR, &d)?;
+            let cnt = (module::read_counter("initial_counter").unwrap_or(0) as u32).wrapping_add(2);
+            for i in 0..FLOOD as u32 {
+                let c = 2 * i;
+                send_attack(&fd, cnt, &[Pkt::Begin(c, 0), Pkt::End(c + 1, 0)])?;
+            }
+            drop(fd);
+            ctx.ctl.writeln("ATTACKED")?;
+            ctx.ctl.expectln("CHECKED")?;
+        } else {
+            ctx.ctl.expectln("ATTACKED")?;
+            std::thread::sleep(Duration::from_millis(300));
+            let held = base.saturating_sub(mem_available_kib());
+            diag!("{d}: {held} KiB held by the queued flood");
+            ensure!(
+                held < 2048,
+                "{d}: {held} KiB held, expected the flood to share skbs"
+            );
+            expect_record(&fd, &pattern::record(seed(43, dir, 0), 300), Some(true), &d)?;
+            let mut buf = [0u8; 16];
+            for i in 0..FLOOD {
+                let r = vsock::recvmsg(&fd, &mut buf, 0).map_err(|e| {
+                    Fail::new(format!("{d}: empty record {i}: {}", vsock::errno_name(&e)))
+                })?;
+                ensure!(
+                    r.len == 0 && !r.eor(),
+                    "{d}: empty record {i}: {} bytes, flags {:#x}",
+                    r.len,
+                    r.flags
+                );
+            }
+            expect_eof(&fd, &d)?;
+            ctx.ctl.writeln("CHECKED")?;
+        }
+    }
+    Ok(Outcome::Pass)
+}

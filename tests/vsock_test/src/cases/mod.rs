@@ -6,6 +6,7 @@ use crate::harness::{Case, CaseResult, Ctx};
 mod bufsize;
 mod common;
 mod concurrency;
+mod faults;
 mod hostile;
 mod modstats;
 mod records;
@@ -26,6 +27,7 @@ pub const CASES: &[Case] = &[
         "zero_length_record_wakeup",
         records::zero_length_record_wakeup,
     ),
+    case("empty_record_flood", records::empty_record_flood),
     case("random_record_sizes", records::random_record_sizes),
     case("msg_eor_flag", records::msg_eor_flag),
     case("msg_trunc_short_buffer", trunc::msg_trunc_short_buffer),
@@ -69,12 +71,17 @@ pub const CASES: &[Case] = &[
         "sender_under_signal_storm",
         sendrules::sender_under_signal_storm,
     ),
+    case("fault_injection_sweep", faults::fault_injection_sweep),
     case("hostile_violations", hostile::hostile_violations),
     case(
         "hostile_markers_on_fallback",
         hostile::hostile_markers_on_fallback,
     ),
     case("hostile_open_records", hostile::hostile_open_records),
+    case(
+        "hostile_empty_record_flood",
+        hostile::hostile_empty_record_flood,
+    ),
     case(
         "violation_log_after_quiet_period",
         hostile::violation_log_after_quiet_period,

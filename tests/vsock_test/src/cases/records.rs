@@ -394,3 +394,65 @@ pub fn msg_eor_flag(ctx: &mut Ctx) -> CaseResult {
     }
     Ok(Outcome::Pass)
 }
+
+/// Runs of empty records, each run with its own flags.
+const EMPTY_RUNS: [(usize, bool); 3] = [(3000, true), (1, false), (500, false)];
+
+/// A sender looping on empty records to a reader that reads nothing until
+/// they are all sent: empty records take no credit, so the sender never
+/// waits, and none may be lost or cost the connection. Runs of them share
+/// one skb at the receiver.
+pub fn empty_record_flood(ctx: &mut Ctx) -> CaseResult {
+    let (fd, framing) = ctx.establish_framed()?;
+    if !framing.markers {
+        return Ok(Outcome::Skip(format!(
+            "EOM framing cannot send empty records; {}",
+            framing.why
+        )));
+    }
+    for dir in Dir::BOTH {
+        let what = dir.name();
+        let marker = pattern::record(seed(34, dir, 0), 10);
+        if ctx.sends(dir) {
+            for (run, &(count, eor)) in EMPTY_RUNS.iter().enumerate() {
+                let flags = if eor { libc::MSG_EOR } else { 0 };
+                for i in 0..count {
+                    match vsock::send(&fd, &[], flags | libc::MSG_DONTWAIT) {
+                        Ok(0) => {}
+                        other => {
+                            return Err(Fail::new(format!(
+                                "{what}: empty record {i} of run {run}: expected 0, got {other:?}"
+                            )))
+                        }
+                    }
+                }
+                send_record(&fd, &marker, libc::MSG_EOR, what)?;
+            }
+            ctx.ctl.writeln("SENT")?;
+            ctx.ctl.expectln("RECEIVED")?;
+        } else {
+            ctx.ctl.expectln("SENT")?;
+            for (run, &(count, eor)) in EMPTY_RUNS.iter().enumerate() {
+                for i in 0..count {
+                    let mut buf = [0u8; 16];
+                    let r = recv(&fd, &mut buf, 0, what)?;
+                    ensure!(
+                        r.len == 0 && r.eor() == eor,
+                        "{what}: empty record {i} of run {run}: got {} bytes, msg_flags {:#x}",
+                        r.len,
+                        r.flags
+                    );
+                }
+                expect_record(
+                    &fd,
+                    &marker,
+                    Some(true),
+                    &format!("{what}: record after run {run}"),
+                )?;
+            }
+            expect_nothing_queued(&fd, what)?;
+            ctx.ctl.writeln("RECEIVED")?;
+        }
+    }
+    Ok(Outcome::Pass)
+}
