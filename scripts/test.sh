@@ -116,8 +116,13 @@ for layer in $LAYERS; do
 		step "debug: kernel vsock_test loopback" vm --kernel debug --layout loopback kernel_suite
 		step "debug: suite + hostile + faults loopback" vm --kernel debug --layout loopback suite
 		step "debug: unload under load (3 cycles)" vm --kernel debug --layout loopback --param cycles=3 unload_load
-		step "debug: kernel vsock_test host<->guest" vm --kernel debug --layout hostguest kernel_suite
-		step "debug: suite + hostile host<->guest" vm --kernel debug --layout hostguest suite
+		# Not host<->guest: with the debug kernel as L1, L2 (KVM nested on
+		# it) never sees its host-side virtio events: socat connects the
+		# virtio-serial chardev at once, yet the port in L2 stays
+		# disconnected (POLLHUP) and no byte crosses; an L2 under TCG instead
+		# does not boot within 60 s. Measured 2026-11-25; see README.
+		log "SKIP debug host<->guest: L2 gets no host-side virtio events under a KASAN L1 (README, Debug kernel)"
+		record "debug: host<->guest (see README)" SKIP 0
 		;;
 	suite)
 		if [ -f "$TOP/tests/scenarios/suite.sh" ]; then

@@ -21,12 +21,12 @@ role_l1() {
 	wait_for_tcp_listen 1234 10
 	start_l2 kernel_suite -device virtio-serial-pci $(serial_args ctl1) $(serial_args ctl2) || return 1
 	wait_for_file /host/run/ctl1.sock 60 && wait_for_file /host/run/ctl2.sock 5 || { say "L2 serial sockets missing"; return 1; }
-	hostrun socat UNIX-CONNECT:/run/ctl1.sock TCP:127.0.0.1:1234 &
-	hostrun socat TCP-LISTEN:1235,bind=127.0.0.1,reuseaddr UNIX-CONNECT:/run/ctl2.sock &
+	hostrun socat -d -d UNIX-CONNECT:/run/ctl1.sock TCP:127.0.0.1:1234 2>/tmp/socat1.log &
+	hostrun socat -d -d TCP-LISTEN:1235,bind=127.0.0.1,reuseaddr UNIX-CONNECT:/run/ctl2.sock 2>/tmp/socat2.log &
 	wait_for_tcp_listen 1235 10
 	vsock_test --mode=client --control-host=127.0.0.1 --control-port=1235 --peer-cid=3 >/tmp/h2g-client.log 2>&1
 	ok=0
-	wait_l2 || { say "L2 failed"; ok=1; }
+	wait_l2 || { say "L2 failed"; ok=1; sed 's/^/  [socat ctl1] /' /tmp/socat1.log; sed 's/^/  [socat ctl2] /' /tmp/socat2.log; }
 	kernel_suite_result host-to-guest /tmp/h2g-client.log || ok=1
 	show_stats
 	check_framing "$VSQ_l2module" || ok=1
