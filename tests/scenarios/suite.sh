@@ -10,14 +10,25 @@ set_initial_counter() {
 	return 0
 }
 
-# pass_setup all|wrap: this side's counters and the suite's arguments ($args)
-# for one pass.
+# The send rules once more with upstream's EOM framing (the markers switch
+# off on both sides), to print where markers and EOM framing differ.
+EOM_CASES="--only=timed_out_send_sends_nothing --only=interrupted_send_sends_nothing --only=nonblocking_send_retries --only=sender_under_signal_storm"
+
+set_markers() {
+	[ -w /sys/kernel/debug/vsock_seqpacket/markers ] &&
+		echo "$1" >/sys/kernel/debug/vsock_seqpacket/markers
+	return 0
+}
+
+# pass_setup all|wrap|eom: this side's counters, framing and the suite's
+# arguments ($args) for one pass.
 pass_setup() {
-	if [ "$1" = all ]; then
-		args="" && set_initial_counter 0
-	else
-		args="--only=counter_wrap --only=hostile_violations" && set_initial_counter $WRAP_START
-	fi
+	set_markers Y
+	case $1 in
+	all) args="" && set_initial_counter 0 ;;
+	wrap) args="--only=counter_wrap --only=hostile_violations" && set_initial_counter $WRAP_START ;;
+	eom) args="$EOM_CASES" && set_initial_counter 0 && set_markers N ;;
+	esac
 }
 
 suite_server() { # PEER_CID LOG ARGS...
@@ -40,7 +51,7 @@ suite_report() {
 role_loopback() {
 	ok=0
 	insmod /lib/vsock_forge.ko || return 1
-	for pass in all wrap; do
+	for pass in all wrap eom; do
 		pass_setup $pass
 		suite_server 1 /tmp/server-$pass.log $args &
 		server=$!
@@ -50,6 +61,7 @@ role_loopback() {
 		suite_report "loopback $pass: server" /tmp/server-$pass.log $src || ok=1
 	done
 	set_initial_counter 0
+	set_markers Y
 	show_stats
 	rmmod vsock_forge || ok=1
 	return $ok
@@ -61,7 +73,7 @@ role_l1() {
 	ok=0
 	insmod /lib/vsock_forge.ko || return 1
 	start_l2 suite || return 1
-	for pass in all wrap; do
+	for pass in all wrap eom; do
 		pass_setup $pass
 		suite_server 3 /tmp/g2h-server-$pass.log --control-port=1235 $args; rc=$?
 		suite_report "guest-to-host $pass: server in L1" /tmp/g2h-server-$pass.log $rc || ok=1
@@ -78,7 +90,7 @@ role_l1() {
 role_l2() {
 	ok=0
 	insmod /lib/vsock_forge.ko || return 1
-	for pass in all wrap; do
+	for pass in all wrap eom; do
 		pass_setup $pass
 		suite_client 2 /tmp/g2h-client-$pass.log --control-port=1235 $args; rc=$?
 		suite_report "guest-to-host $pass: client in L2" /tmp/g2h-client-$pass.log $rc || ok=1
