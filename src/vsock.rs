@@ -103,7 +103,7 @@ impl VsockSock {
         // invariant; `begin` and `end` have the size and (packed, byte)
         // alignment of `struct virtio_vsock_seq_hdr` and are only read
         // during the call.
-        to_result(unsafe {
+        let ret = unsafe {
             bindings::virtio_transport_send_seq_record(
                 self.as_ptr(),
                 msg.0,
@@ -112,7 +112,8 @@ impl VsockSock {
                 end.as_ptr().cast(),
                 flags,
             )
-        })
+        };
+        to_result(ret)
     }
 }
 

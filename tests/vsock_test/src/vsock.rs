@@ -189,17 +189,7 @@ pub fn buffer_size(fd: &Fd) -> io::Result<u64> {
 
 /// One send() call: for SOCK_SEQPACKET, exactly one record.
 pub fn send(fd: &Fd, buf: &[u8], flags: libc::c_int) -> io::Result<usize> {
-    retry(|| {
-        // SAFETY: buf is valid for reads of its length.
-        cvt_size(unsafe {
-            libc::send(
-                fd.raw(),
-                buf.as_ptr() as *const libc::c_void,
-                buf.len(),
-                flags | libc::MSG_NOSIGNAL,
-            )
-        })
-    })
+    retry(|| send_once(fd, buf, flags))
 }
 
 /// What one recvmsg() returned.

@@ -162,6 +162,24 @@ pub fn interrupted_send_sends_nothing(ctx: &mut Ctx) -> CaseResult {
     merge_case(ctx, 31, GiveUp::Signal)
 }
 
+/// The reader of the retry cases: `count` records, each whole and with
+/// MSG_EOR, a pause before each, then nothing more; tells the sender.
+fn read_slowly(
+    ctx: &mut Ctx,
+    fd: &vsock::Fd,
+    d: &str,
+    count: usize,
+    pause: Duration,
+    record: impl Fn(usize) -> Vec<u8>,
+) -> Result<(), Fail> {
+    for i in 0..count {
+        std::thread::sleep(pause);
+        expect_record(fd, &record(i), Some(true), &format!("{d}: record {i}"))?;
+    }
+    expect_nothing_queued(fd, d)?;
+    ctx.ctl.writeln("RECEIVED")
+}
+
 const RETRY_BUF: u64 = 64 * 1024;
 const RETRY_RECORD: usize = 60 * 1024;
 const RETRY_COUNT: usize = 40;
@@ -212,17 +230,9 @@ pub fn nonblocking_send_retries(ctx: &mut Ctx) -> CaseResult {
             );
             ctx.ctl.expectln("RECEIVED")?;
         } else {
-            for i in 0..RETRY_COUNT {
-                std::thread::sleep(Duration::from_millis(5));
-                expect_record(
-                    &fd,
-                    &pattern::record(seed(32, dir, i), RETRY_RECORD),
-                    Some(true),
-                    &format!("{d}: record {i}"),
-                )?;
-            }
-            expect_nothing_queued(&fd, d)?;
-            ctx.ctl.writeln("RECEIVED")?;
+            read_slowly(ctx, &fd, d, RETRY_COUNT, Duration::from_millis(5), |i| {
+                pattern::record(seed(32, dir, i), RETRY_RECORD)
+            })?;
         }
     }
     Ok(Outcome::Pass)
@@ -265,17 +275,9 @@ pub fn sender_under_signal_storm(ctx: &mut Ctx) -> CaseResult {
             let buf = vsock::buffer_size(&fd).map_err(|e| format!("buffer size: {e}"))?;
             ctx.ctl.write_value("BUFSIZE", buf)?;
             let len = ctx.ctl.expect_u64("LEN")? as usize;
-            for i in 0..STORM_RECORDS {
-                std::thread::sleep(Duration::from_millis(3));
-                expect_record(
-                    &fd,
-                    &pattern::record(seed(33, dir, i), len),
-                    Some(true),
-                    &format!("{d}: record {i}"),
-                )?;
-            }
-            expect_nothing_queued(&fd, d)?;
-            ctx.ctl.writeln("RECEIVED")?;
+            read_slowly(ctx, &fd, d, STORM_RECORDS, Duration::from_millis(3), |i| {
+                pattern::record(seed(33, dir, i), len)
+            })?;
         }
     }
     Ok(Outcome::Pass)
