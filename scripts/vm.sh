@@ -170,19 +170,26 @@ rm -f "$work/l2-boot-hang" "$work/frozen"
 run_vm
 # An L2 that hangs before its /init, or VMs that froze (no CPU, no output),
 # is nested virtualization or TCG, not the code under test: boot the layout
-# once more, and say so. A second time fails the run.
-why=
-[ -e "$work/l2-boot-hang" ] && why="the L2 guest did not reach its /init within 60 s of L1 starting it"
-[ -e "$work/frozen" ] && why="the VMs froze: no CPU time and no output for 60 s"
-if [ -n "$why" ]; then
+# again (at most three boots in all), and say so.
+# Up to two more boots: two hangs in a row were seen once in about 30
+# host/guest boots of this stop's runs.
+boots=1
+while :; do
+	why=
+	[ -e "$work/l2-boot-hang" ] && why="the L2 guest did not reach its /init within 60 s of L1 starting it"
+	[ -e "$work/frozen" ] && why="the VMs froze: no CPU time and no output for 60 s"
+	[ -n "$why" ] || break
+	if [ $boots -ge 3 ]; then
+		log "$why, on boot $boots as on the ones before: giving up"
+		break
+	fi
 	log "RETRY: $why (nested virtualization); running $layout/$module/$scenario again"
 	mkdir -p "$CACHE/failures"
 	cp "$console" "$CACHE/failures/$(date +%Y%m%d-%H%M%S)-retry-$layout-$module-$scenario.log" 2>/dev/null || true
 	rm -f "$work/l2-boot-hang" "$work/frozen"
 	run_vm
-	[ -e "$work/l2-boot-hang" ] && log "the L2 guest hung while booting again"
-	[ -e "$work/frozen" ] && log "the VMs froze again"
-fi
+	boots=$((boots + 1))
+done
 if grep -q "VSQ-RESULT role=$role rc=0" "$console"; then
 	log "PASS: $layout/$module/$scenario/$kernel in $((SECONDS - start))s"
 	exit 0
