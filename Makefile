@@ -9,11 +9,15 @@
 #   make module  rebuild only what changed in the kernel tree and the module
 #   make debug-kernel  the same tree with KASAN, kmemleak, lockdep and fault
 #                injection (config/debug.config), in a cache of its own
+#   make builtin-kernel  the kernel with the module built in (=y)
+#   make series  the series as it would be posted, with the module and the
+#                cover letter, into build/series/, checked by checkpatch
+#                --strict; SERIES_BUILD=1 also builds the tree after each patch
 #   make clean   remove build/ (the kernel tree stays in the cache)
 #
 # Each target installs what it needs on a fresh Debian 12 machine.
 
-.PHONY: all deps build kernel module debug-kernel userspace run test bench clean
+.PHONY: all deps build kernel module debug-kernel builtin-kernel userspace run test bench series clean
 
 all: build
 
@@ -26,6 +30,10 @@ kernel module: deps
 debug-kernel: deps
 	@VSQ_FLAVOR=debug bash scripts/kernel.sh
 
+# After kernel: its tree is copied from the normal one.
+builtin-kernel: kernel
+	@VSQ_FLAVOR=builtin bash scripts/kernel.sh
+
 userspace: kernel
 	@bash scripts/userspace.sh
 
@@ -34,11 +42,14 @@ build: userspace
 run: build
 	@bash scripts/vm.sh --layout hostguest demo
 
-test: build debug-kernel
+test: build debug-kernel builtin-kernel
 	@bash scripts/test.sh
 
 bench: build
 	@bash scripts/bench.sh
+
+series: kernel
+	@bash scripts/series.sh $(if $(SERIES_BUILD),--build)
 
 clean:
 	rm -rf build target

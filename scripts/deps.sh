@@ -6,7 +6,7 @@ set -euo pipefail
 BINDGEN_VERSION=0.73.2
 
 DEBIAN_PACKAGES=(
-	linux-source-6.12 rustc-web rust-web-src
+	linux-source-6.12 rustc-web rust-web-src rust-web-clippy
 	clang lld llvm libclang-dev
 	flex bison bc libelf-dev libssl-dev cpio xz-utils patch
 	qemu-system-x86 busybox-static socat tcpdump iproute2

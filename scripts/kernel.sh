@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build the project's Linux 6.12: extract Debian's linux-source-6.12 into the
-# cache, apply patches/*.patch, merge config/vm.config over tinyconfig, build
-# bzImage, then build vsock_seqpacket.ko against it.
+# cache, apply patches/*.patch, put the files the series adds whole (the
+# module from src/, its Rust abstraction, include/) into the tree, merge
+# config/vm.config over tinyconfig and build bzImage and the in-tree
+# vsock_seqpacket.ko.
 #
 # The tree is kept between runs. A changed patch series is swapped in place
 # (old series reversed, new one applied) so the rebuild stays incremental; a
@@ -49,6 +51,14 @@ reverse_series() {
 }
 
 want=$(series_hash "$TOP/patches")
+# The built-in kernel differs from the normal one in one option: start from
+# a copy of the normal tree, whose objects the build then mostly keeps.
+if [ "$FLAVOR" = builtin ] && [ ! -d "$KSRC/.vsock-seqpacket/applied" ] && [ -f "$CACHE/linux-6.12/vmlinux" ]; then
+	log "copying the normal tree to $KSRC"
+	rm -rf "$KSRC"
+	cp -a "$CACHE/linux-6.12" "$KSRC"
+	rm -f "$KSRC/.vsock-seqpacket/config.hash"
+fi
 if [ ! -f "$KSRC/Makefile" ] || [ ! -d "$APPLIED" ]; then
 	extract
 fi
@@ -63,8 +73,12 @@ if [ "$have" != "$want" ]; then
 	apply_series
 fi
 
+# The module, its abstraction and the headers the series adds whole.
+install_tree_files "$KSRC"
+
 fragments=("$TOP/config/vm.config")
 [ "$FLAVOR" = debug ] && fragments+=("$TOP/config/debug.config")
+[ "$FLAVOR" = builtin ] && fragments+=("$TOP/config/builtin.config")
 cfg_hash=$( (cat "${fragments[@]}"; sha256sum "$TARBALL" | cut -c1-16) | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$KSRC/.vsock-seqpacket/config.hash" 2>/dev/null)" != "$cfg_hash" ] || [ ! -f "$KSRC/.config" ]; then
 	log "configuring ($FLAVOR): tinyconfig + ${fragments[*]#"$TOP/"}"
@@ -85,6 +99,10 @@ if [ "$(cat "$KSRC/.vsock-seqpacket/config.hash" 2>/dev/null)" != "$cfg_hash" ] 
 		die "debug options that Kconfig did not take: $(echo "$missing" | tr '\n' ' ')"
 	fi
 	[ -z "$missing" ] || log "note: options not set by Kconfig: $(echo "$missing" | tr '\n' ' ')"
+	want_module=m
+	[ "$FLAVOR" = builtin ] && want_module=y
+	grep -q "^CONFIG_VSOCK_SEQPACKET=$want_module" "$KSRC/.config" ||
+		die "CONFIG_VSOCK_SEQPACKET=$want_module did not stick (needs RUST_VSOCK_ABSTRACTIONS, VIRTIO_VSOCKETS_COMMON=y, DEBUG_FS)"
 	echo "$cfg_hash" >"$KSRC/.vsock-seqpacket/config.hash"
 fi
 
@@ -92,13 +110,13 @@ mkdir -p "$KOUT"
 run_logged "building bzImage ($FLAVOR)" "$CACHE/build-kernel-$FLAVOR.log" nice "${KMAKE[@]}" bzImage modules
 install -m 0644 "$KSRC/arch/x86/boot/bzImage" "$KOUT/bzImage"
 
-# The module is built out of tree from a copy, so the checkout stays clean.
-MODDIR=$KOUT/module
-rm -rf "$MODDIR"
-mkdir -p "$MODDIR"
-cp -r "$TOP/Kbuild" "$TOP/src" "$MODDIR/"
-run_logged "building vsock_seqpacket.ko" "$CACHE/build-module-$FLAVOR.log" "${KMAKE[@]}" M="$MODDIR" modules
-install -m 0644 "$MODDIR/src/vsock_seqpacket.ko" "$KOUT/vsock_seqpacket.ko"
+if [ "$FLAVOR" = builtin ]; then
+	log "artifacts: ${KOUT#"$TOP/"}/bzImage (vsock_seqpacket built in)"
+	exit 0
+fi
+
+# In tree (CONFIG_VSOCK_SEQPACKET=m): `make modules` above built it.
+install -m 0644 "$KSRC/net/vmw_vsock/seqpacket/vsock_seqpacket.ko" "$KOUT/vsock_seqpacket.ko"
 
 # The hostile-peer cases' packet forger: a test-only module, never shipped.
 FORGEDIR=$KOUT/forge

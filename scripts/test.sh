@@ -8,7 +8,8 @@
 #   core       cargo test of the protocol core (unit + property tests)
 #   fuzz       coverage-guided fuzzing of the core (FUZZ_SECONDS, default 30)
 #   bench      core micro-benchmark (prints figures, fails only if it cannot run)
-#   style      checkpatch on patches/, kernel rustfmt on src/, clippy on userspace
+#   style      the posted series (scripts/series.sh) through checkpatch --strict,
+#              kernel rustfmt and CLIPPY=1 on src/, clippy on userspace
 #   kernel     the kernel's vsock_test: loopback (module / none), host<->guest
 #              both directions with the module on both, host only, guest only, none
 #   demo       records with and without MSG_EOR, and MSG_TRUNC, both ways
@@ -20,13 +21,14 @@
 #              the hostile peer and the fail-nth sweep), unload under load;
 #              loopback and host<->guest; no splat, no kmemleak object
 #   suite      the project's vsock_seqpacket_test, loopback and host<->guest
+#   builtin    a kernel with CONFIG_VSOCK_SEQPACKET=y: markers at boot, no insmod
 #   perf       smoke of make bench: vsock_seqpacket_perf, every framing, two
 #              sizes, loopback (figures are printed, not judged)
 set -uo pipefail
 LOG_TAG=test
 . "$(dirname "$0")/lib.sh"
 
-LAYERS=${LAYERS:-core fuzz bench style kernel demo wire unload suite perf debug}
+LAYERS=${LAYERS:-core fuzz bench style kernel demo wire unload suite builtin perf debug}
 passed=0 failed=0 skipped=0
 results=()
 
@@ -62,11 +64,29 @@ step() { # NAME COMMAND...
 
 vm() { "$TOP/scripts/vm.sh" --timeout 600 "$@"; }
 
+# The kernel's own clippy run (CLIPPY=1) over the kernel crate, with the
+# series' abstractions, and the module; any warning fails. Debian's
+# rust-web-clippy matches the rustc that builds the kernel.
+kernel_clippy() {
+	local out
+	install_tree_files "$KSRC"
+	rm -f "$KSRC/net/vmw_vsock/seqpacket/vsock_seqpacket.o" "$KSRC/rust/kernel.o"
+	out=$("${KMAKE[@]}" CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver rust/ net/vmw_vsock/seqpacket/vsock_seqpacket.o 2>&1) ||
+		{ echo "$out" | tail -n 30; return 1; }
+	if echo "$out" | grep -q 'warning\|error'; then
+		echo "$out" | grep -A8 'warning\|error'
+		return 1
+	fi
+	echo "kernel clippy: rust/ and net/vmw_vsock/seqpacket/ clean"
+}
+
 style() {
 	local ok=0
-	# Outside any git tree, or checkpatch reads the patches as files of it.
-	(cd / && "$KSRC/scripts/checkpatch.pl" --no-tree -q --ignore FILE_PATH_CHANGES "$TOP"/patches/*.patch) || ok=1
-	rustfmt --edition 2021 --check --config-path "$KSRC/.rustfmt.toml" "$TOP"/src/*.rs "$TOP"/src/proto/*.rs || ok=1
+	# The series as posted (the module and abstractions folded in), each
+	# patch through checkpatch --strict.
+	"$TOP/scripts/series.sh" || ok=1
+	find "$TOP/src" -name '*.rs' -print0 | xargs -0 rustfmt --edition 2021 --check --config-path "$KSRC/.rustfmt.toml" || ok=1
+	kernel_clippy || ok=1
 	(cd "$TOP" && cargo clippy -q --workspace --all-targets -- -D warnings) || ok=1
 	(cd "$TOP" && cargo fmt --all --check) || ok=1
 	return $ok
@@ -132,6 +152,14 @@ for layer in $LAYERS; do
 			log "SKIP suite: tests/scenarios/suite.sh not present"
 			record "suite" SKIP 0
 		fi
+		;;
+	builtin)
+		if [ ! -e "$BUILD/builtin/bzImage" ]; then
+			log "built-in kernel missing: VSQ_FLAVOR=builtin scripts/kernel.sh (make test builds it)"
+			record "module built in (=y)" FAIL 0
+			continue
+		fi
+		step "module built in (=y): markers with no insmod" vm --kernel builtin --module none builtin
 		;;
 	perf) step "perf smoke loopback (make bench)" vm --layout loopback \
 		--param sizes=64,64K --param reps=1 --param secs=0.3 bench ;;

@@ -2,7 +2,7 @@
 # Boot one of the project's VM layouts and run a scenario in it.
 #
 #   scripts/vm.sh [--layout loopback|hostguest] [--module both|host|guest|none]
-#                 [--kernel normal|debug] [--timeout SECONDS] [--param KEY=VALUE]...
+#                 [--kernel normal|debug|builtin] [--timeout SECONDS] [--param KEY=VALUE]...
 #                 SCENARIO
 #
 # loopback:  one VM; both peers inside, CID 1 (vsock_loopback).
@@ -12,6 +12,8 @@
 # (the loopback VM or L1), guest (L2), none.
 # --kernel debug boots the debug kernel (build/debug, KASAN, kmemleak,
 # lockdep, fault injection) in the loopback VM or L1; L2 stays normal.
+# --kernel builtin boots the kernel with vsock_seqpacket built in
+# (build/builtin); use it with --module none.
 # --param passes vsq.KEY=VALUE on the kernel command line, which /init
 # turns into $VSQ_KEY for the scenario.
 # SCENARIO is tests/scenarios/SCENARIO.sh: it defines role_loopback, or
@@ -42,7 +44,7 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-[ $# -eq 1 ] || die "usage: scripts/vm.sh [--layout loopback|hostguest] [--module both|host|guest|none] [--kernel normal|debug] [--timeout S] [--param K=V]... SCENARIO"
+[ $# -eq 1 ] || die "usage: scripts/vm.sh [--layout loopback|hostguest] [--module both|host|guest|none] [--kernel normal|debug|builtin] [--timeout S] [--param K=V]... SCENARIO"
 scenario=$1
 [ -f "$TOP/tests/scenarios/$scenario.sh" ] || die "no scenario tests/scenarios/$scenario.sh"
 case $layout in loopback | hostguest) ;; *) die "layout must be loopback or hostguest" ;; esac
@@ -50,7 +52,8 @@ case $layout in loopback | hostguest) ;; *) die "layout must be loopback or host
 case $kernel in
 normal) KIMG=$BUILD ;;
 debug) KIMG=$BUILD/debug ;;
-*) die "--kernel must be normal or debug" ;;
+builtin) KIMG=$BUILD/builtin ;;
+*) die "--kernel must be normal, debug or builtin" ;;
 esac
 [ -e "$KIMG/bzImage" ] || die "${KIMG#"$TOP/"}/bzImage missing: run VSQ_FLAVOR=$kernel scripts/kernel.sh"
 params+=" vsq.flavor=$kernel"
@@ -163,7 +166,7 @@ run_vm() {
 	qemu_pid=
 	kill "$watchdog" "$freeze_watchdog" 2>/dev/null || true
 	sleep 0.5; kill "$tailer" 2>/dev/null || true
-	cp "$console" "$BUILD/console-$layout-$module-$scenario$([ "$kernel" = debug ] && echo -debug).log"
+	cp "$console" "$BUILD/console-$layout-$module-$scenario$([ "$kernel" != normal ] && echo "-$kernel").log"
 }
 start=$SECONDS
 rm -f "$work/l2-boot-hang" "$work/frozen"
@@ -204,5 +207,5 @@ tr -d '\r' <"$console" | tail -n 200 >&2
 # can read them.
 mkdir -p "$CACHE/failures"
 cp "$console" "$CACHE/failures/$(date +%Y%m%d-%H%M%S)-$layout-$module-$scenario.log" 2>/dev/null || true
-log "FAIL: $layout/$module/$scenario/$kernel (full console: build/console-$layout-$module-$scenario$([ "$kernel" = debug ] && echo -debug).log)"
+log "FAIL: $layout/$module/$scenario/$kernel (full console: build/console-$layout-$module-$scenario$([ "$kernel" != normal ] && echo "-$kernel").log)"
 exit 1
