@@ -19,7 +19,9 @@
 #              SEQ_END{cnt+1, N} both ways, the negotiation flag, and no marker
 #              on the fallback connection; tshark with the Wireshark plugin
 #              (tools/wireshark) must find the same records per direction and
-#              raise no expert warning
+#              raise no expert warning. First, both on synthetic captures
+#              (cargo test of tools/wire_check): they pass a good one and flag
+#              each bad one (counter gap, length mismatch, marker on fallback...)
 #   unload     rmmod refused while a marker connection lives, fine after; and
 #              cycles of insmod, traffic, a refused rmmod, a killed sender, a
 #              listener closed with pending connections, rmmod
@@ -69,6 +71,12 @@ step() { # NAME COMMAND...
 
 vm() { "$TOP/scripts/vm.sh" --timeout 600 "$@"; }
 
+# wire_check's and the Wireshark plugin's own tests on synthetic captures;
+# pipefail (set above) fails the step when cargo test fails.
+wire_selftest() {
+	(cd "$TOP" && cargo test -q -p vsock-seqpacket-wire-check 2>&1) | tail -n 25
+}
+
 # The wire layer: the VM captures vsockmon0 and hands the capture over (/out);
 # the host judges it with wire_check and with tshark (tests/wire_verify.sh).
 wire_layer() { # LAYOUT
@@ -111,6 +119,7 @@ for layer in $LAYERS; do
 		step "demo host<->guest" vm --layout hostguest demo
 		;;
 	wire)
+		step "wire: checker and dissector on synthetic captures" wire_selftest
 		step "wire proof loopback (vsockmon, wire_check, tshark)" wire_layer loopback
 		step "wire proof host<->guest (vsockmon in L1, wire_check, tshark)" wire_layer hostguest
 		;;

@@ -34,9 +34,10 @@ rc=${PIPESTATUS[0]}
 sed -n 's/^wire: summary \([a-z]*\) \(.*\): records=\([0-9]*\).*/\1 \2 \3/p' "$tmp/check.log" |
 	sort >"$tmp/check.records"
 
-# 2. tshark and the plugin. tshark goes on when a Lua plugin fails to load, so
-# its error output decides that.
-tsh() { tshark -n -r "$cap" -X lua_script:"$lua" "$@" 2>>"$tmp/tshark.err"; }
+# 2. tshark and this checkout's plugin (tools/wireshark/tshark.sh keeps an
+# installed copy out). tshark goes on when a Lua plugin fails to load, so its
+# error output decides that.
+tsh() { "$TOP/tools/wireshark/tshark.sh" -n -r "$cap" "$@" 2>>"$tmp/tshark.err"; }
 tsh -Y vsock_seq.complete -T fields -E separator=' ' -e vsock_seq.framing \
 	-e vsock.virtio.src_cid -e vsock.virtio.src_prot -e vsock.virtio.dst_cid \
 	-e vsock.virtio.dst_prot -e vsock_seq.record >"$tmp/tshark.fields" ||

@@ -53,7 +53,7 @@ local pf = {
     msg_len = ProtoField.uint32("vsock_seq.msg_len", "msg_len", base.DEC),
     framing = ProtoField.string("vsock_seq.framing", "Connection framing"),
     record = ProtoField.uint32("vsock_seq.record", "Record number (this direction)", base.DEC),
-    record_bytes = ProtoField.uint32("vsock_seq.record_bytes", "Record data bytes so far",
+    record_bytes = ProtoField.uint32("vsock_seq.record_bytes", "Record data bytes (so far)",
         base.DEC),
     record_begin = ProtoField.framenum("vsock_seq.record_begin", "Record began in frame"),
     complete = ProtoField.bool("vsock_seq.complete", "Record complete"),
@@ -340,13 +340,15 @@ function p.dissector(tvb, pinfo, tree)
         t:add(pf.record, r.record):set_generated()
         if r.record_bytes then t:add(pf.record_bytes, r.record_bytes):set_generated() end
         t:add(pf.record_begin, r.record_begin):set_generated()
-        info[#info + 1] = "record " .. r.record
+        if r.complete then
+            info[#info + 1] = string.format("record %d complete (%d bytes)", r.record,
+                r.record_bytes or 0)
+        else
+            info[#info + 1] = "record " .. r.record
+        end
     end
     if r.expected_cnt then t:add(pf.expected_cnt, r.expected_cnt):set_generated() end
-    if r.complete then
-        t:add(pf.complete, true):set_generated()
-        info[#info + 1] = string.format("complete, %d bytes", r.record_bytes or 0)
-    end
+    if r.complete then t:add(pf.complete, true):set_generated() end
     if r.violation then
         t:add(pf.violation, r.violation):set_generated()
         local v = VIOLATIONS[r.violation]

@@ -2,7 +2,7 @@
 //! message naming the problem, on each kind of bad one. The captures are built from the core's
 //! own encoders and written as real pcap files, which the `wire_check` binary then reads.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -187,99 +187,265 @@ fn good_capture_passes() {
     assert!(text.contains("wire: ok: 6 marker records"), "{text}");
 }
 
-#[test]
-fn counter_gap_fails() {
-    // The second record of the host starts at 4: a whole record (2, 3) is missing.
-    let mut c = good();
-    let i = find(&c, M_SERVER, OP_SEQ_BEGIN, 1);
-    c[i] = marker(M_SERVER, M_CLIENT, OP_SEQ_BEGIN, 0, 4, 0);
-    let j = find(&c, M_SERVER, OP_SEQ_END, 1);
-    c[j] = marker(M_SERVER, M_CLIENT, OP_SEQ_END, FLAG_SEQ_EOR, 5, 0);
-    assert_fails("counter_gap", &c, "counter_mismatch");
-    // SEQ_END's counter is not BEGIN's + 1.
-    let mut c = good();
-    let j = find(&c, M_CLIENT, OP_SEQ_END, 0);
-    c[j] = marker(M_CLIENT, M_SERVER, OP_SEQ_END, FLAG_SEQ_EOR, 2, 5);
-    assert_fails("end_counter", &c, "counter_mismatch");
-    // The first record does not start at 0.
-    let mut c = good();
-    let i = find(&c, M_CLIENT, OP_SEQ_BEGIN, 0);
-    c[i] = marker(M_CLIENT, M_SERVER, OP_SEQ_BEGIN, 0, 1, 5);
-    assert_fails("first_counter", &c, "counter_mismatch");
+/// A bad capture: what wire_check must say about it, and the violation the Wireshark plugin
+/// must flag first (`None` where only the whole capture shows the problem).
+struct Case {
+    name: &'static str,
+    frames: Vec<Vec<u8>>,
+    why: &'static str,
+    dissector: Option<&'static str>,
 }
 
-#[test]
-fn length_mismatch_fails() {
-    let mut c = good();
-    let j = find(&c, M_CLIENT, OP_SEQ_END, 2);
-    c[j] = marker(M_CLIENT, M_SERVER, OP_SEQ_END, 0, 5, 9_999);
-    assert_fails("length_mismatch", &c, "length_mismatch");
-    // A lost RW packet: fewer bytes than announced.
-    let mut c = good();
-    let i = find(&c, M_SERVER, OP_RW, 2);
-    c.remove(i);
-    assert_fails("lost_rw", &c, "underrun");
-    // More bytes than announced.
-    let mut c = good();
-    let i = find(&c, M_SERVER, OP_RW, 0);
-    c[i] = frame(M_SERVER, M_CLIENT, OP_RW, 0, b"hello!");
-    assert_fails("overrun", &c, "overrun");
+fn case(
+    name: &'static str,
+    frames: Vec<Vec<u8>>,
+    why: &'static str,
+    dissector: Option<&'static str>,
+) -> Case {
+    Case {
+        name,
+        frames,
+        why,
+        dissector,
+    }
 }
 
-#[test]
-fn marker_on_fallback_port_fails() {
+/// Counter gaps: a whole record missing, SEQ_END's counter not BEGIN's + 1, a first record
+/// that does not start at 0.
+fn counter_cases() -> Vec<Case> {
+    let mut gap = good();
+    let i = find(&gap, M_SERVER, OP_SEQ_BEGIN, 1);
+    gap[i] = marker(M_SERVER, M_CLIENT, OP_SEQ_BEGIN, 0, 4, 0);
+    let j = find(&gap, M_SERVER, OP_SEQ_END, 1);
+    gap[j] = marker(M_SERVER, M_CLIENT, OP_SEQ_END, FLAG_SEQ_EOR, 5, 0);
+    let mut end = good();
+    let j = find(&end, M_CLIENT, OP_SEQ_END, 0);
+    end[j] = marker(M_CLIENT, M_SERVER, OP_SEQ_END, FLAG_SEQ_EOR, 2, 5);
+    let mut first = good();
+    let i = find(&first, M_CLIENT, OP_SEQ_BEGIN, 0);
+    first[i] = marker(M_CLIENT, M_SERVER, OP_SEQ_BEGIN, 0, 1, 5);
+    let cm = Some("counter_mismatch");
+    vec![
+        case("counter_gap", gap, "counter_mismatch", cm),
+        case("end_counter", end, "counter_mismatch", cm),
+        case("first_counter", first, "counter_mismatch", cm),
+    ]
+}
+
+/// Lengths: SEQ_END's msg_len differs, a lost RW packet, more bytes than announced.
+fn length_cases() -> Vec<Case> {
+    let mut mismatch = good();
+    let j = find(&mismatch, M_CLIENT, OP_SEQ_END, 2);
+    mismatch[j] = marker(M_CLIENT, M_SERVER, OP_SEQ_END, 0, 5, 9_999);
+    let mut lost = good();
+    let i = find(&lost, M_SERVER, OP_RW, 2);
+    lost.remove(i);
+    let mut over = good();
+    let i = find(&over, M_SERVER, OP_RW, 0);
+    over[i] = frame(M_SERVER, M_CLIENT, OP_RW, 0, b"hello!");
+    vec![
+        case(
+            "length_mismatch",
+            mismatch,
+            "length_mismatch",
+            Some("length_mismatch"),
+        ),
+        case("lost_rw", lost, "underrun", Some("underrun")),
+        case("overrun", over, "overrun", Some("overrun")),
+    ]
+}
+
+fn fallback_marker_case() -> Case {
     let mut c = good();
     let i = find(&c, F_SERVER, OP_RW, 0);
     c.insert(i, marker(F_SERVER, F_CLIENT, OP_SEQ_BEGIN, 0, 0, 5));
-    assert_fails(
+    case(
         "fallback_marker",
-        &c,
+        c,
         "a marker on the fallback connection (port 5001)",
-    );
+        Some("marker_on_fallback"),
+    )
 }
 
-#[test]
-fn other_bad_captures_fail() {
+fn other_cases() -> Vec<Case> {
     // The listener did not echo the flag: the marker connection fell back.
-    let mut c = good();
-    c[1] = frame(M_SERVER, M_CLIENT, OP_RESPONSE, 0, &[]);
-    assert_fails(
-        "not_negotiated",
-        &c,
-        "without VIRTIO_VSOCK_REQUEST_SEQ_MARKERS",
-    );
-    // Data outside a record.
-    let mut c = good();
-    c.insert(2, frame(M_CLIENT, M_SERVER, OP_RW, 0, b"stray"));
-    assert_fails("data_outside", &c, "data_outside_record");
+    let mut not_negotiated = good();
+    not_negotiated[1] = frame(M_SERVER, M_CLIENT, OP_RESPONSE, 0, &[]);
+    let mut outside = good();
+    outside.insert(2, frame(M_CLIENT, M_SERVER, OP_RW, 0, b"stray"));
     // A marker payload of the wrong size.
-    let mut c = good();
-    c[2] = frame(M_CLIENT, M_SERVER, OP_SEQ_BEGIN, 0, &[0; 4]);
-    assert_fails("bad_marker", &c, "bad_marker");
-    // The fallback connection's listener accepted markers.
-    let mut c = good();
-    let i = find(&c, F_SERVER, OP_RESPONSE, 0);
-    c[i] = frame(F_SERVER, F_CLIENT, OP_RESPONSE, FLAG_SEQ_MARKERS, &[]);
-    assert_fails("fallback_accepts", &c, "RESPONSE accepts markers");
+    let mut bad_marker = good();
+    bad_marker[2] = frame(M_CLIENT, M_SERVER, OP_SEQ_BEGIN, 0, &[0; 4]);
+    // The fallback connection's listener accepted markers, then EOM records came.
+    let mut accepts = good();
+    let i = find(&accepts, F_SERVER, OP_RESPONSE, 0);
+    accepts[i] = frame(F_SERVER, F_CLIENT, OP_RESPONSE, FLAG_SEQ_MARKERS, &[]);
     // The capture ends inside a record.
-    let mut c = good();
-    let j = find(&c, M_SERVER, OP_SEQ_END, 2);
-    c.truncate(j);
-    assert_fails("no_end", &c, "has no SEQ_END");
+    let mut no_end = good();
+    let j = find(&no_end, M_SERVER, OP_SEQ_END, 2);
+    no_end.truncate(j);
     // Records one way only.
-    let c: Vec<_> = good()
+    let one_way: Vec<_> = good()
         .into_iter()
         .filter(|f| {
             let h = PacketHdr::decode(&f[MON_HDR_LEN..MON_HDR_LEN + 44]).unwrap();
             !(h.src_port == MARKER_PORT && [OP_SEQ_BEGIN, OP_SEQ_END, OP_RW].contains(&h.op))
         })
         .collect();
-    assert_fails("one_way", &c, "records both ways");
     // The peer shuts down with a record open.
-    let mut c = good();
-    let i = find(&c, M_CLIENT, OP_SEQ_END, 0);
-    c.insert(i, frame(M_CLIENT, M_SERVER, OP_SHUTDOWN, 3, &[]));
-    assert_fails("shutdown_inside", &c, "shutdown_inside_record");
+    let mut shutdown = good();
+    let i = find(&shutdown, M_CLIENT, OP_SEQ_END, 0);
+    shutdown.insert(i, frame(M_CLIENT, M_SERVER, OP_SHUTDOWN, 3, &[]));
+    vec![
+        case(
+            "not_negotiated",
+            not_negotiated,
+            "without VIRTIO_VSOCK_REQUEST_SEQ_MARKERS",
+            Some("marker_on_fallback"),
+        ),
+        case(
+            "data_outside",
+            outside,
+            "data_outside_record",
+            Some("data_outside_record"),
+        ),
+        case("bad_marker", bad_marker, "bad_marker", Some("bad_marker")),
+        case(
+            "fallback_accepts",
+            accepts,
+            "RESPONSE accepts markers",
+            Some("data_outside_record"),
+        ),
+        case("no_end", no_end, "has no SEQ_END", None),
+        case("one_way", one_way, "records both ways", None),
+        case(
+            "shutdown_inside",
+            shutdown,
+            "shutdown_inside_record",
+            Some("shutdown_inside_record"),
+        ),
+    ]
+}
+
+fn all_cases() -> Vec<Case> {
+    let mut all = counter_cases();
+    all.extend(length_cases());
+    all.push(fallback_marker_case());
+    all.extend(other_cases());
+    all
+}
+
+#[test]
+fn counter_gap_fails() {
+    for c in counter_cases() {
+        assert_fails(c.name, &c.frames, c.why);
+    }
+}
+
+#[test]
+fn length_mismatch_fails() {
+    for c in length_cases() {
+        assert_fails(c.name, &c.frames, c.why);
+    }
+}
+
+#[test]
+fn marker_on_fallback_port_fails() {
+    let c = fallback_marker_case();
+    assert_fails(c.name, &c.frames, c.why);
+}
+
+#[test]
+fn other_bad_captures_fail() {
+    for c in other_cases() {
+        assert_fails(c.name, &c.frames, c.why);
+    }
+}
+
+/// tshark with this checkout's plugin (tools/wireshark/tshark.sh) on a capture: its output
+/// lines. tshark missing is a failure: scripts/deps.sh installs it.
+fn tshark(path: &Path, args: &[&str]) -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wireshark/tshark.sh");
+    let out = Command::new(&script)
+        .arg("-n")
+        .arg("-r")
+        .arg(path)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", script.display()));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && err.trim().is_empty(),
+        "tshark on {} failed ({}): {err}",
+        path.display(),
+        out.status
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The Wireshark plugin agrees: no warning and the same records on the good capture, and on
+/// each bad one a warning naming the violation at the first bad frame.
+#[test]
+fn dissector_flags_the_same_captures() {
+    let good = write("dissector_good", &good(), DataLink::VSOCK);
+    let warn = ["-Y", "_ws.expert.severity >= warning", "-T", "fields"];
+    let warn = [
+        &warn[..],
+        &["-e", "frame.number", "-e", "vsock_seq.violation"],
+    ]
+    .concat();
+    assert_eq!(tshark(&good, &warn), Vec::<String>::new());
+    let mut records = tshark(
+        &good,
+        &[
+            "-Y",
+            "vsock_seq.complete",
+            "-T",
+            "fields",
+            "-e",
+            "vsock_seq.framing",
+            "-e",
+            "vsock.virtio.src_prot",
+            "-e",
+            "vsock_seq.record",
+        ],
+    );
+    records.sort();
+    assert_eq!(
+        records,
+        [
+            "fallback\t1026\t1",
+            "fallback\t1026\t2",
+            "fallback\t5001\t1",
+            "fallback\t5001\t2",
+            "markers\t1025\t1",
+            "markers\t1025\t2",
+            "markers\t1025\t3",
+            "markers\t5000\t1",
+            "markers\t5000\t2",
+            "markers\t5000\t3",
+        ]
+    );
+    for c in all_cases() {
+        let path = write(&format!("dissector_{}", c.name), &c.frames, DataLink::VSOCK);
+        let warned = tshark(&path, &warn);
+        match c.dissector {
+            Some(kind) => {
+                let first = warned
+                    .first()
+                    .unwrap_or_else(|| panic!("{}: tshark warned about nothing", c.name));
+                assert!(
+                    first.ends_with(&format!("\t{kind}")),
+                    "{}: first warning '{first}', expected {kind}",
+                    c.name
+                );
+            }
+            None => assert_eq!(warned, Vec::<String>::new(), "{}", c.name),
+        }
+    }
 }
 
 #[test]
