@@ -180,12 +180,15 @@ local function analyse(conn, src, dst, op, flags, plen, payload, frame, r)
         end
         return
     end
-    if conn.framing == "pending" or (not marker and op ~= OP_RW) then
-        return
+    if conn.framing == "pending" or (op >= 1 and op <= 7 and op ~= OP_RW) then
+        return -- connection and credit operations carry no record data
     end
     if dir.poisoned then
         r.violation = "poisoned"
         return
+    end
+    if op == 0 or op > OP_SEQ_END then
+        return violate("unexpected_op", "op " .. op)
     end
     if marker and plen ~= SEQ_HDR_LEN then
         return violate("bad_marker", string.format("%d bytes", plen))

@@ -296,7 +296,16 @@ fn other_cases() -> Vec<Case> {
     let mut shutdown = good();
     let i = find(&shutdown, M_CLIENT, OP_SEQ_END, 0);
     shutdown.insert(i, frame(M_CLIENT, M_SERVER, OP_SHUTDOWN, 3, &[]));
+    // An operation the protocol does not define, inside the marker connection.
+    let mut unknown = good();
+    unknown.insert(3, frame(M_CLIENT, M_SERVER, 12, 0, &[]));
     vec![
+        case(
+            "unknown_op",
+            unknown,
+            "op 12: unknown operation",
+            Some("unexpected_op"),
+        ),
         case(
             "not_negotiated",
             not_negotiated,
