@@ -47,6 +47,9 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
+case $(realpath -m "$outdir") in
+/ | "$TOP" | "$HOME" | "$BUILD") die "--out $outdir: it is emptied before the run; give a directory of its own" ;;
+esac
 [ $# -eq 1 ] || die "usage: scripts/vm.sh [--layout loopback|hostguest] [--module both|host|guest|none] [--kernel normal|debug] [--timeout S] [--param K=V]... [--out DIR] SCENARIO"
 scenario=$1
 [ -f "$TOP/tests/scenarios/$scenario.sh" ] || die "no scenario tests/scenarios/$scenario.sh"
