@@ -9,7 +9,7 @@ DEBIAN_PACKAGES=(
 	linux-source-6.12 rustc-web rust-web-src rust-web-clippy
 	clang lld llvm libclang-dev
 	flex bison bc libelf-dev libssl-dev cpio xz-utils patch
-	qemu-system-x86 busybox-static socat tcpdump iproute2
+	qemu-system-x86 busybox-static socat tcpdump iproute2 tshark
 	python3-matplotlib
 )
 
@@ -28,6 +28,12 @@ if ((${#missing[@]})); then
 	SUDO=
 	[ "$(id -u)" -eq 0 ] || SUDO=sudo
 	log "installing Debian packages: ${missing[*]}"
+	# tshark pulls wireshark-common, which asks whether non-root users may
+	# capture (a setuid dumpcap): answer no before it asks, or the install
+	# stops at a prompt. The project runs tshark only on saved captures.
+	echo "wireshark-common wireshark-common/install-setuid boolean false" |
+		$SUDO debconf-set-selections ||
+		die "debconf-set-selections failed (package debconf)"
 	$SUDO apt-get update -qq ||
 		die "apt-get update failed; check access to Debian's package archive"
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \

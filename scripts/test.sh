@@ -13,7 +13,16 @@
 #   kernel     the kernel's vsock_test: loopback (module / none), host<->guest
 #              both directions with the module on both, host only, guest only, none
 #   demo       records with and without MSG_EOR, and MSG_TRUNC, both ways
-#   wire       vsockmon capture: marker layout and counters; no marker on fallback
+#   wire       vsockmon capture in the VM (loopback, and L1 of host<->guest),
+#              judged on the host by tests/wire_verify.sh: wire_check
+#              (tools/wire_check, the module's src/proto decoder and
+#              Reassembler) checks each record SEQ_BEGIN{cnt, N} RW...
+#              SEQ_END{cnt+1, N} both ways, the negotiation flag, and no marker
+#              on the fallback connection; tshark with the Wireshark plugin
+#              (tools/wireshark) must find the same records per direction and
+#              raise no expert warning. First, both on synthetic captures
+#              (cargo test of tools/wire_check): they pass a good one and flag
+#              each bad one (counter gap, length mismatch, marker on fallback...)
 #   unload     rmmod refused while a marker connection lives, fine after; and
 #              cycles of insmod, traffic, a refused rmmod, a killed sender, a
 #              listener closed with pending connections, rmmod
@@ -80,6 +89,20 @@ kernel_clippy() {
 	echo "kernel clippy: rust/ and net/vmw_vsock/seqpacket/ clean"
 }
 
+# wire_check's and the Wireshark plugin's own tests on synthetic captures;
+# pipefail (set above) fails the step when cargo test fails.
+wire_selftest() {
+	(cd "$TOP" && cargo test -q -p vsock-seqpacket-wire-check 2>&1) | tail -n 25
+}
+
+# The wire layer: the VM captures vsockmon0 and hands the capture over (/out);
+# the host judges it with wire_check and with tshark (tests/wire_verify.sh).
+wire_layer() { # LAYOUT
+	local out=$BUILD/wire-$1
+	vm --layout "$1" --out "$out" wire || return 1
+	"$TOP/tests/wire_verify.sh" "$out/wire.pcap" 5000 5001
+}
+
 style() {
 	local ok=0
 	# The series as posted (the module and abstractions folded in), each
@@ -116,8 +139,9 @@ for layer in $LAYERS; do
 		step "demo host<->guest" vm --layout hostguest demo
 		;;
 	wire)
-		step "wire proof loopback (vsockmon)" vm --layout loopback wire
-		step "wire proof host<->guest (vsockmon in L1)" vm --layout hostguest wire
+		step "wire: checker and dissector on synthetic captures" wire_selftest
+		step "wire proof loopback (vsockmon, wire_check, tshark)" wire_layer loopback
+		step "wire proof host<->guest (vsockmon in L1, wire_check, tshark)" wire_layer hostguest
 		;;
 	unload)
 		step "unload policy" vm --layout loopback unload

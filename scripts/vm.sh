@@ -3,7 +3,7 @@
 #
 #   scripts/vm.sh [--layout loopback|hostguest] [--module both|host|guest|none]
 #                 [--kernel normal|debug|builtin] [--timeout SECONDS] [--param KEY=VALUE]...
-#                 SCENARIO
+#                 [--out DIR] SCENARIO
 #
 # loopback:  one VM; both peers inside, CID 1 (vsock_loopback).
 # hostguest: an L1 "host" VM (TCG, vhost_vsock) that boots an L2 "guest"
@@ -16,6 +16,9 @@
 # (build/builtin); use it with --module none.
 # --param passes vsq.KEY=VALUE on the kernel command line, which /init
 # turns into $VSQ_KEY for the scenario.
+# --out DIR receives what the scenario wrote to /out in the loopback VM or L1
+# (a writable 9p share; captures, for example); default build/vm-out. It is
+# emptied before the run.
 # SCENARIO is tests/scenarios/SCENARIO.sh: it defines role_loopback, or
 # role_l1 and role_l2, run by the VMs' /init (tests/vm/init). Exits non-zero
 # when anything inside failed, printing the console; always cleans up.
@@ -26,7 +29,7 @@ set -euo pipefail
 LOG_TAG=vm
 . "$(dirname "$0")/lib.sh"
 
-layout=loopback module=both timeout=900 params= kernel=normal
+layout=loopback module=both timeout=900 params= kernel=normal outdir=$BUILD/vm-out
 while [ $# -gt 0 ]; do
 	case $1 in
 	--layout) layout=$2; shift 2 ;;
@@ -37,6 +40,8 @@ while [ $# -gt 0 ]; do
 	--kernel) kernel=$2; shift 2 ;;
 	--kernel=*) kernel=${1#*=}; shift ;;
 	--timeout=*) timeout=${1#*=}; shift ;;
+	--out) outdir=$2; shift 2 ;;
+	--out=*) outdir=${1#*=}; shift ;;
 	--param)
 		[[ ${2:-} =~ ^[a-z0-9_]+=[^[:space:]]*$ ]] || die "--param wants KEY=VALUE without spaces, not '${2:-}'"
 		params+=" vsq.$2"; shift 2 ;;
@@ -44,7 +49,10 @@ while [ $# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-[ $# -eq 1 ] || die "usage: scripts/vm.sh [--layout loopback|hostguest] [--module both|host|guest|none] [--kernel normal|debug|builtin] [--timeout S] [--param K=V]... SCENARIO"
+case $(realpath -m "$outdir") in
+/ | "$TOP" | "$HOME" | "$BUILD") die "--out $outdir: it is emptied before the run; give a directory of its own" ;;
+esac
+[ $# -eq 1 ] || die "usage: scripts/vm.sh [--layout loopback|hostguest] [--module both|host|guest|none] [--kernel normal|debug|builtin] [--timeout S] [--param K=V]... [--out DIR] SCENARIO"
 scenario=$1
 [ -f "$TOP/tests/scenarios/$scenario.sh" ] || die "no scenario tests/scenarios/$scenario.sh"
 case $layout in loopback | hostguest) ;; *) die "layout must be loopback or hostguest" ;; esac
@@ -80,7 +88,7 @@ trap cleanup EXIT INT TERM
 # One initramfs serves both levels: L1 hands it to L2 from the host's
 # build directory, which it sees over 9p.
 stage=$work/initramfs
-mkdir -p "$stage"/{bin,sbin,lib,proc,sys,dev,tmp,host,vm,scenarios,etc}
+mkdir -p "$stage"/{bin,sbin,lib,proc,sys,dev,tmp,host,out,vm,scenarios,etc}
 cp /bin/busybox "$stage/bin/busybox"
 cp "$BUILD"/bin/* "$stage/bin/"
 cp "$BUILD/vsock_seqpacket.ko" "$BUILD/vsock_forge.ko" "$stage/lib/"
@@ -103,14 +111,18 @@ else
 	append="vsq.top=$TOP vsq.role=l1 vsq.l2accel=${VSQ_L2_ACCEL:-kvm} vsq.l2timeout=$((timeout - 30)) vsq.module=$hostmod vsq.l2module=$guestmod vsq.scenario=$scenario vsq.build=$BUILD$params"
 fi
 console=$work/console.log
+# The scenario's /out (the loopback VM's or L1's); L2 has no such share.
+mkdir -p "$work/out"
 # run_vm: one boot of the layout; its console goes to $console.
 run_vm() {
 	log "$layout layout, module: $module, scenario: $scenario (timeout ${timeout}s)"
+	rm -rf "${work:?}/out"/*
 	timeout --foreground "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp 1 \
 		-kernel "$KIMG/bzImage" -initrd "$BUILD/initramfs.cpio.gz" \
 		-append "console=ttyS0 quiet panic=-1 $append" \
 		-nographic -no-reboot -monitor none -serial stdio -nodefaults \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+		-virtfs local,path="$work/out",mount_tag=vsqout,security_model=none \
 		</dev/null >"$console" 2>&1 &
 	qemu_pid=$!
 	# Stream the console while it runs, so a slow run shows progress.
@@ -193,6 +205,9 @@ while :; do
 	run_vm
 	boots=$((boots + 1))
 done
+# What the scenario left in /out, for the host (the last boot's).
+rm -rf "$outdir" && mkdir -p "$outdir" && cp -r "$work/out/." "$outdir/"
+[ -z "$(ls -A "$outdir")" ] || log "the scenario's /out: $(cd "$outdir" && ls | tr '\n' ' ')in ${outdir#"$TOP/"}"
 if grep -q "VSQ-RESULT role=$role rc=0" "$console"; then
 	log "PASS: $layout/$module/$scenario/$kernel in $((SECONDS - start))s"
 	exit 0

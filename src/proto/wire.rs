@@ -55,6 +55,14 @@ pub const FLAG_SEQ_EOM: u32 = 1;
 /// `VIRTIO_VSOCK_SEQ_EOR`: the sender passed `MSG_EOR`; carried on SEQ_END (on RW in fallback).
 pub const FLAG_SEQ_EOR: u32 = 2;
 
+/// `VIRTIO_VSOCK_SHUTDOWN_F_RECEIVE`: on SHUTDOWN, the sender will receive no more data.
+pub const FLAG_SHUTDOWN_RCV: u32 = 1;
+
+/// `VIRTIO_VSOCK_SHUTDOWN_F_SEND`: on SHUTDOWN, the sender will send no more data.
+///
+/// Only this half ends the peer's records (see `Reassembler::on_shutdown`).
+pub const FLAG_SHUTDOWN_SEND: u32 = 2;
+
 /// In-band negotiation flag: set in `hdr.flags` of REQUEST and RESPONSE by an end that speaks
 /// SEQ_BEGIN/SEQ_END.
 ///
@@ -169,6 +177,35 @@ impl PacketHdr {
             buf_alloc: r.u32(),
             fwd_cnt: r.u32(),
         })
+    }
+
+    /// Decodes a whole packet: the header, then exactly `len` payload bytes.
+    ///
+    /// Returns the header and its payload. A buffer shorter than [`HDR_LEN`], or whose payload
+    /// is not `len` bytes long, fails with [`DecodeError::Length`] giving the total expected.
+    pub fn decode_packet(buf: &[u8]) -> Result<(Self, &[u8]), DecodeError> {
+        let (Some(head), Some(payload)) = (buf.get(..HDR_LEN), buf.get(HDR_LEN..)) else {
+            return Err(DecodeError::Length {
+                expected: HDR_LEN,
+                got: buf.len(),
+            });
+        };
+        let hdr = Self::decode(head)?;
+        let want = usize::try_from(hdr.len).unwrap_or(usize::MAX);
+        if payload.len() != want {
+            return Err(DecodeError::Length {
+                expected: HDR_LEN.saturating_add(want),
+                got: buf.len(),
+            });
+        }
+        Ok((hdr, payload))
+    }
+
+    /// Returns whether this REQUEST or RESPONSE carries [`FLAG_SEQ_MARKERS`], the offer (on
+    /// REQUEST) or acceptance (on RESPONSE) of SEQ_BEGIN/SEQ_END framing. Always false on
+    /// other operations, where the bit means something else (on RST: a record broke).
+    pub fn offers_markers(&self) -> bool {
+        matches!(self.op, OP_REQUEST | OP_RESPONSE) && self.flags & FLAG_SEQ_MARKERS != 0
     }
 
     /// Encodes the header into its [`HDR_LEN`] wire bytes.

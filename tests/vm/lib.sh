@@ -29,6 +29,34 @@ mount_hostroot() {
 
 hostrun() { chroot /host "$@"; }
 
+# start_capture: tcpdump on vsockmon0 (from the host root) into
+# /host/run/capture.pcap, until stop_capture.
+start_capture() {
+	mount_hostroot || return 1
+	hostrun ip link add type vsockmon || { say "cannot create vsockmon0"; return 1; }
+	hostrun ip link set vsockmon0 up
+	hostrun tcpdump -Z root -i vsockmon0 -w /run/capture.pcap -U >/tmp/tcpdump.log 2>&1 &
+	CAPTURE_PID=$!
+	# tcpdump says so once it captures; traffic before that would be lost.
+	i=0
+	until grep -q "listening on vsockmon0" /tmp/tcpdump.log; do
+		i=$((i + 1))
+		[ $i -lt 300 ] || { say "tcpdump did not start capturing within 30 s"; cat /tmp/tcpdump.log; return 1; }
+		sleep 0.1
+	done
+}
+
+# stop_capture NAME: ends the capture and hands it to the host as /out/NAME
+# (vm.sh --out); the host checks and decodes it (tests/wire_verify.sh).
+stop_capture() {
+	sleep 1
+	kill "$CAPTURE_PID"; wait "$CAPTURE_PID"
+	hostrun ip link del vsockmon0
+	grep -q ' /out 9p ' /proc/mounts || { say "no /out share to hand the capture to the host"; return 1; }
+	cp /host/run/capture.pcap "/out/$1" || { say "cannot write /out/$1"; return 1; }
+	say "capture: $(grep -o '[0-9]* packets captured' /tmp/tcpdump.log), saved for the host as $1"
+}
+
 # start_l2 SCENARIO [extra QEMU arguments]: boots the L2 guest (CID 3) in
 # the background; its console goes to /host/run/l2.log. VSQ_L2_ARGS adds
 # to its kernel command line.
@@ -85,6 +113,15 @@ wait_for_file() { # PATH SECONDS
 	i=0
 	while [ ! -e "$1" ] && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
 	[ -e "$1" ]
+}
+
+# wait_for_l2 TEXT SECONDS: until L2's console says TEXT.
+wait_for_l2() {
+	local i=0
+	while ! grep -q "$1" /host/run/l2.log 2>/dev/null && [ $i -lt $(($2 * 10)) ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	grep -q "$1" /host/run/l2.log 2>/dev/null
 }
 
 wait_for_tcp_listen() { # PORT SECONDS

@@ -26,6 +26,8 @@ fn constants_match_uapi() {
     assert_eq!(FLAG_SEQ_EOR, 2);
     assert_eq!(FLAG_SEQ_MARKERS, 0x8000_0000);
     assert_eq!(FLAG_SEQ_MARKERS & (FLAG_SEQ_EOM | FLAG_SEQ_EOR), 0);
+    assert_eq!(FLAG_SHUTDOWN_RCV, 1);
+    assert_eq!(FLAG_SHUTDOWN_SEND, 2);
 }
 
 #[test]
@@ -107,6 +109,95 @@ fn packet_hdr_wrong_length() {
                 got: n
             })
         );
+    }
+}
+
+/// A packet as a capture holds it: the header, then `payload`.
+fn packet(hdr: PacketHdr, payload: &[u8]) -> Vec<u8> {
+    let mut buf = hdr.encode().to_vec();
+    buf.extend_from_slice(payload);
+    buf
+}
+
+#[test]
+fn decode_packet_splits_header_and_payload() {
+    let marker = SeqHdr {
+        msg_cnt: 4,
+        msg_len: 100,
+    };
+    let hdr = PacketHdr {
+        len: SEQ_HDR_LEN as u32,
+        type_: TYPE_SEQPACKET,
+        op: OP_SEQ_BEGIN,
+        ..sample_hdr()
+    };
+    let buf = packet(hdr, &marker.encode());
+    let (got, payload) = PacketHdr::decode_packet(&buf).unwrap();
+    assert_eq!(got, hdr);
+    assert_eq!(SeqHdr::decode(payload), Ok(marker));
+
+    // No payload at all.
+    let empty = PacketHdr { len: 0, ..hdr };
+    let buf = packet(empty, &[]);
+    assert_eq!(PacketHdr::decode_packet(&buf), Ok((empty, &[][..])));
+}
+
+#[test]
+fn decode_packet_rejects_short_and_mismatched_payloads() {
+    let hdr = PacketHdr {
+        len: 5,
+        ..sample_hdr()
+    };
+    // Shorter than the header.
+    for n in [0, 1, HDR_LEN - 1] {
+        assert_eq!(
+            PacketHdr::decode_packet(&vec![0; n]),
+            Err(DecodeError::Length {
+                expected: HDR_LEN,
+                got: n
+            })
+        );
+    }
+    // Payload shorter or longer than `len`: a truncated capture or a bad frame.
+    for extra in [0usize, 4, 6, 100] {
+        let buf = packet(hdr, &vec![0xaa; extra]);
+        assert_eq!(
+            PacketHdr::decode_packet(&buf),
+            Err(DecodeError::Length {
+                expected: HDR_LEN + 5,
+                got: HDR_LEN + extra
+            })
+        );
+    }
+    // A length no buffer can hold does not overflow.
+    let huge = PacketHdr {
+        len: u32::MAX,
+        ..hdr
+    };
+    assert!(matches!(
+        PacketHdr::decode_packet(&packet(huge, b"x")),
+        Err(DecodeError::Length { got, .. }) if got == HDR_LEN + 1
+    ));
+}
+
+#[test]
+fn offers_markers_only_on_request_and_response() {
+    for op in 0..=OP_SEQ_END + 1 {
+        let hdr = PacketHdr {
+            op,
+            flags: FLAG_SEQ_MARKERS,
+            ..PacketHdr::default()
+        };
+        assert_eq!(
+            hdr.offers_markers(),
+            op == OP_REQUEST || op == OP_RESPONSE,
+            "op {op}"
+        );
+        let plain = PacketHdr {
+            flags: !FLAG_SEQ_MARKERS,
+            ..hdr
+        };
+        assert!(!plain.offers_markers(), "op {op} without the flag");
     }
 }
 
