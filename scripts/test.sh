@@ -82,8 +82,8 @@ kernel_clippy() {
 	rm -f "$KSRC/net/vmw_vsock/seqpacket/vsock_seqpacket.o" "$KSRC/rust/kernel.o"
 	out=$("${KMAKE[@]}" CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver rust/ net/vmw_vsock/seqpacket/vsock_seqpacket.o 2>&1) ||
 		{ echo "$out" | tail -n 30; return 1; }
-	if echo "$out" | grep -q 'warning\|error'; then
-		echo "$out" | grep -A8 'warning\|error'
+	if echo "$out" | grep -qE '^(warning|error)(\[[A-Za-z0-9_:]+\])?:'; then
+		echo "$out" | grep -E -A8 '^(warning|error)(\[[A-Za-z0-9_:]+\])?:'
 		return 1
 	fi
 	echo "kernel clippy: rust/ and net/vmw_vsock/seqpacket/ clean"
