@@ -21,10 +21,12 @@ role_l1() {
 	wait_for_tcp_listen 1234 10
 	start_l2 kernel_suite -device virtio-serial-pci $(serial_args ctl1) $(serial_args ctl2) || return 1
 	wait_for_file /host/run/ctl1.sock 60 && wait_for_file /host/run/ctl2.sock 5 || { say "L2 serial sockets missing"; return 1; }
+	# Connect the host side of each port only once L2 is about to use it:
+	# a host connection made while L2 still boots (likely on a loaded
+	# machine or under a debug L1) never reached L2's port, which then
+	# stayed closed (POLLHUP), and the suite's control channel with it.
+	wait_for_l2 "guest-to-host: client here" 600 || { say "L2 never started its guest-to-host half"; return 1; }
 	hostrun socat -d -d UNIX-CONNECT:/run/ctl1.sock TCP:127.0.0.1:1234 2>/tmp/socat1.log &
-	# Open the second port's host side only once L2 serves on it: a host
-	# connection made while L2 still boots (likely on a loaded machine)
-	# never reached L2's port, which then stayed closed (POLLHUP).
 	wait_for_l2 "host-to-guest: server here" 600 || { say "L2 never started its host-to-guest half"; return 1; }
 	hostrun socat -d -d TCP-LISTEN:1235,bind=127.0.0.1,reuseaddr UNIX-CONNECT:/run/ctl2.sock 2>/tmp/socat2.log &
 	wait_for_tcp_listen 1235 10
