@@ -131,13 +131,16 @@ run_vm() {
 	tailer=$!
 	# L2 hangs while booting under nested virtualization now and then, and
 	# may take L1 with it, so this watchdog lives out here: an L2 that has
-	# not reached its /init 60 s after L1 started it stops the run.
+	# not reached its /init 60 s after L1 started it (300 s under the
+	# debug L1, whose KASAN-instrumented KVM is slow) stops the run.
+	l2_boot_limit=60
+	[ "$kernel" = debug ] && l2_boot_limit=300
 	(
 		until grep -q 'starting L2 guest' "$console" 2>/dev/null; do
 			kill -0 "$qemu_pid" 2>/dev/null || exit 0
 			sleep 1
 		done
-		for _ in $(seq 60); do
+		for _ in $(seq "$l2_boot_limit"); do
 			grep -q '\[L2\] vm\[l2\]: up' "$console" && exit 0
 			kill -0 "$qemu_pid" 2>/dev/null || exit 0
 			sleep 1
@@ -191,7 +194,7 @@ run_vm
 boots=1
 while :; do
 	why=
-	[ -e "$work/l2-boot-hang" ] && why="the L2 guest did not reach its /init within 60 s of L1 starting it"
+	[ -e "$work/l2-boot-hang" ] && why="the L2 guest did not reach its /init within $l2_boot_limit s of L1 starting it"
 	[ -e "$work/frozen" ] && why="the VMs froze: no CPU time and no output for 60 s"
 	[ -n "$why" ] || break
 	if [ $boots -ge 3 ]; then
