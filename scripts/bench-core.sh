@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Throughput of the protocol core (framer + reassembler) in release mode: records/s for
-# 64 B, 4 KiB and 64 KiB records. Prints figures; never fails on a number.
+# Throughput of the protocol core (plan/commit + classify + reassembler) in release mode:
+# records/s for 0 B to 256 KiB records. Prints figures; never fails on a number.
 # Env: BENCH_SECONDS (time per case, default 1).
 set -euo pipefail
 

@@ -2,8 +2,9 @@
 # Coverage-guided fuzzing of the protocol core (src/proto) with cargo-fuzz / libFuzzer on the
 # stable toolchain (RUSTC_BOOTSTRAP=1 unlocks the -Z flags cargo-fuzz passes to rustc).
 #
-# Targets (tests/core/fuzz/fuzz_targets): decode_reasm (wire decoder + classify + reassembler
-# against a reference model) and roundtrip (framer -> wire -> reassembler, with single faults).
+# Targets (tests/core/fuzz/fuzz_targets): decode_reasm (marker headers + classify + reassembler
+# against a reference model) and roundtrip (plan/commit -> RW split as C does -> classify ->
+# reassembler, with single faults).
 # They run in parallel, each for FUZZ_SECONDS (default 60). Exits non-zero on a crash, leak or
 # timeout; the crashing input is kept under tests/core/fuzz/artifacts/<target>/.
 #

@@ -10,7 +10,7 @@
 //!
 //! C header: [`include/linux/debugfs.h`](srctree/include/linux/debugfs.h)
 
-use crate::proto::ViolationKind;
+use crate::proto::reasm::ViolationKind;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use kernel::{c_str, debugfs::Dir, str::CStr};
 
@@ -76,11 +76,7 @@ impl Files {
         dir.bool_rw(c_str!("markers"), &MARKERS_ENABLED);
 
         let violations = dir.subdir(c_str!("violations"));
-        // The hooks never hand the core another op, and a connection is
-        // reset at its first violation: these two cannot come off the wire.
-        let reachable =
-            |k: &ViolationKind| !matches!(k, ViolationKind::UnexpectedOp | ViolationKind::Poisoned);
-        for kind in ViolationKind::ALL.iter().copied().filter(reachable) {
+        for kind in ViolationKind::ALL {
             // debugfs copies the name, so a stack buffer does.
             let mut name = [0u8; 32];
             let text = kind.name().as_bytes();

@@ -21,16 +21,17 @@ use kernel::{
     prelude::*,
 };
 
-// The same files build the userspace tests, so some items are unused here.
-#[allow(dead_code, unreachable_pub, unused_imports)]
+// The same files are the userspace core crate's public API, hence `pub`.
+#[expect(unreachable_pub)]
 mod proto;
 
 mod debugfs;
 
 use debugfs::{add, INITIAL_COUNTER, MARKERS_ENABLED, STATS};
 use proto::{
-    classify, FrameError, Reassembler, RxEvent, RxOutcome, TxFramer, Violation, FLAG_SEQ_EOR,
-    OP_RST, OP_RW, OP_SEQ_BEGIN, OP_SEQ_END, OP_SHUTDOWN, SEQ_HDR_LEN,
+    framer::TxFramer,
+    reasm::{classify, Reassembler, RxEvent, RxOutcome, Violation},
+    wire::{FLAG_SEQ_EOM, FLAG_SEQ_EOR, OP_SEQ_BEGIN, OP_SEQ_END, SEQ_HDR_LEN},
 };
 
 module! {
@@ -66,7 +67,7 @@ fn self_check() -> Result {
     let mut tx = TxFramer::new(u32::MAX);
     let mut rx = Reassembler::new(u32::MAX);
     for (len, eor) in [(3u32, true), (0, false)] {
-        let plan = tx.plan(len, eor).map_err(|_| EINVAL)?;
+        let plan = tx.plan(len, eor);
         let ok = rx.on_event(RxEvent::Begin(plan.begin), 16) == Ok(RxOutcome::Opened)
             && (len == 0
                 || rx.on_event(RxEvent::Data { len, flags: 0 }, 16) == Ok(RxOutcome::Queued));
@@ -79,7 +80,7 @@ fn self_check() -> Result {
             pr_err!("protocol core self-check failed\n");
             return Err(EINVAL);
         }
-        tx.commit(&plan).map_err(|_| EINVAL)?;
+        tx.commit(&plan);
     }
     Ok(())
 }
@@ -126,9 +127,9 @@ impl Framing for Connection {
         eor: bool,
     ) -> Result<usize> {
         let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
-        let plan = self.tx.plan(len32, eor).map_err(frame_error)?;
+        let plan = self.tx.plan(len32, eor);
         sock.send_record(msg, len, &plan.begin.encode(), &plan.end.encode(), plan.eor)?;
-        self.tx.commit(&plan).map_err(frame_error)?;
+        self.tx.commit(&plan);
         add(&STATS.records_sent, 1);
         add(&STATS.bytes_sent, u64::from(len32));
         Ok(len)
@@ -136,16 +137,20 @@ impl Framing for Connection {
 
     fn recv(&mut self, sock: &Socket, packet: Packet, buf_alloc: u32) -> Result<Verdict> {
         let event = match packet {
-            Packet::Data { len, flags } => Ok(RxEvent::Data { len, flags }),
+            Packet::Data { len, flags } => RxEvent::Data { len, flags },
+            Packet::Marker { hdr: None, .. } => return Err(reject(sock, Violation::BadMarker)),
             Packet::Marker {
                 op,
                 flags,
                 hdr: Some(hdr),
                 ..
-            } => classify(op, flags, &hdr),
-            Packet::Marker { hdr: None, .. } => Err(Violation::BadMarker),
+            } => match classify(op, flags, &hdr) {
+                Some(event) => event,
+                // The transport hands over no other op as a marker.
+                None => return Err(EPROTO),
+            },
         };
-        match event.and_then(|event| self.rx.on_event(event, buf_alloc)) {
+        match self.rx.on_event(event, buf_alloc) {
             Ok(RxOutcome::Opened) => Ok(Verdict::Drop),
             Ok(RxOutcome::Queued) => Ok(Verdict::Queue),
             Ok(RxOutcome::Complete { len, eor }) => {
@@ -202,18 +207,12 @@ fn reject(sock: &Socket, violation: Violation) -> Error {
     EPROTO
 }
 
-fn frame_error(_: FrameError) -> Error {
-    EPROTO
-}
-
 // The core's wire constants are the uapi's.
 const _: () = {
     use kernel::bindings as c;
     assert!(vsock::SEQ_HDR_LEN == SEQ_HDR_LEN);
-    assert!(OP_RW as u32 == c::virtio_vsock_op_VIRTIO_VSOCK_OP_RW);
-    assert!(OP_RST as u32 == c::virtio_vsock_op_VIRTIO_VSOCK_OP_RST);
-    assert!(OP_SHUTDOWN as u32 == c::virtio_vsock_op_VIRTIO_VSOCK_OP_SHUTDOWN);
     assert!(OP_SEQ_BEGIN as u32 == c::virtio_vsock_op_VIRTIO_VSOCK_OP_SEQ_BEGIN);
     assert!(OP_SEQ_END as u32 == c::virtio_vsock_op_VIRTIO_VSOCK_OP_SEQ_END);
+    assert!(FLAG_SEQ_EOM == c::virtio_vsock_rw_VIRTIO_VSOCK_SEQ_EOM);
     assert!(FLAG_SEQ_EOR == c::virtio_vsock_rw_VIRTIO_VSOCK_SEQ_EOR);
 };

@@ -4,10 +4,11 @@
 //!
 //! One [`Reassembler`] per socket of a marker connection. It only tracks counters and byte
 //! counts; the glue queues the payload bytes and delivers a record when [`RxOutcome::Complete`]
-//! is returned. After the first [`Violation`] the reassembler is poisoned: the open record is
-//! dropped and every later event fails with [`Violation::Poisoned`].
+//! is returned. The first [`Violation`] drops the open record and ends the connection (the
+//! module resets it, so no later packet reaches the reassembler); should one be fed anyway,
+//! it fails with that first violation again and never opens or completes a record.
 
-use super::wire::{SeqHdr, FLAG_SEQ_EOM, FLAG_SEQ_EOR, OP_RW, OP_SEQ_BEGIN, OP_SEQ_END};
+use super::wire::{SeqHdr, FLAG_SEQ_EOM, FLAG_SEQ_EOR, OP_SEQ_BEGIN, OP_SEQ_END, SEQ_HDR_LEN};
 
 /// One packet of a marker connection, as seen by the [`Reassembler`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,10 +50,8 @@ pub enum RxOutcome {
 /// A protocol violation by the peer; the connection must be reset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Violation {
-    /// A SEQ_BEGIN/SEQ_END payload is not exactly [`SEQ_HDR_LEN`](super::wire::SEQ_HDR_LEN) bytes.
+    /// A SEQ_BEGIN/SEQ_END payload is not exactly [`SEQ_HDR_LEN`] bytes.
     BadMarker,
-    /// An operation that carries no record data was given to [`classify`].
-    UnexpectedOp(u16),
     /// An RW packet outside a SEQ_BEGIN..SEQ_END pair.
     DataOutsideRecord,
     /// A SEQ_BEGIN while a record is open.
@@ -96,8 +95,6 @@ pub enum Violation {
     },
     /// An RW packet carries upstream's EOM flag on a marker connection.
     EomOnData,
-    /// An event after an earlier violation.
-    Poisoned,
     /// The peer shut its sending side down with a record open: a sender
     /// finishes every record it starts, so that record is lost.
     ShutdownInsideRecord,
@@ -109,8 +106,6 @@ pub enum Violation {
 pub enum ViolationKind {
     /// [`Violation::BadMarker`].
     BadMarker,
-    /// [`Violation::UnexpectedOp`].
-    UnexpectedOp,
     /// [`Violation::DataOutsideRecord`].
     DataOutsideRecord,
     /// [`Violation::BeginInsideRecord`].
@@ -129,20 +124,17 @@ pub enum ViolationKind {
     TooLarge,
     /// [`Violation::EomOnData`].
     EomOnData,
-    /// [`Violation::Poisoned`].
-    Poisoned,
     /// [`Violation::ShutdownInsideRecord`].
     ShutdownInsideRecord,
 }
 
 impl ViolationKind {
     /// Number of kinds; every kind's [`Self::index`] is below it.
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 11;
 
     /// All kinds, in index order.
     pub const ALL: [ViolationKind; Self::COUNT] = [
         ViolationKind::BadMarker,
-        ViolationKind::UnexpectedOp,
         ViolationKind::DataOutsideRecord,
         ViolationKind::BeginInsideRecord,
         ViolationKind::EndWithoutBegin,
@@ -152,7 +144,6 @@ impl ViolationKind {
         ViolationKind::LengthMismatch,
         ViolationKind::TooLarge,
         ViolationKind::EomOnData,
-        ViolationKind::Poisoned,
         ViolationKind::ShutdownInsideRecord,
     ];
 
@@ -165,7 +156,6 @@ impl ViolationKind {
     pub const fn name(self) -> &'static str {
         match self {
             ViolationKind::BadMarker => "bad_marker",
-            ViolationKind::UnexpectedOp => "unexpected_op",
             ViolationKind::DataOutsideRecord => "data_outside_record",
             ViolationKind::BeginInsideRecord => "begin_inside_record",
             ViolationKind::EndWithoutBegin => "end_without_begin",
@@ -175,7 +165,6 @@ impl ViolationKind {
             ViolationKind::LengthMismatch => "length_mismatch",
             ViolationKind::TooLarge => "too_large",
             ViolationKind::EomOnData => "eom_on_data",
-            ViolationKind::Poisoned => "poisoned",
             ViolationKind::ShutdownInsideRecord => "shutdown_inside_record",
         }
     }
@@ -186,7 +175,6 @@ impl Violation {
     pub const fn kind(&self) -> ViolationKind {
         match self {
             Violation::BadMarker => ViolationKind::BadMarker,
-            Violation::UnexpectedOp(_) => ViolationKind::UnexpectedOp,
             Violation::DataOutsideRecord => ViolationKind::DataOutsideRecord,
             Violation::BeginInsideRecord => ViolationKind::BeginInsideRecord,
             Violation::EndWithoutBegin => ViolationKind::EndWithoutBegin,
@@ -196,7 +184,6 @@ impl Violation {
             Violation::LengthMismatch { .. } => ViolationKind::LengthMismatch,
             Violation::TooLarge { .. } => ViolationKind::TooLarge,
             Violation::EomOnData => ViolationKind::EomOnData,
-            Violation::Poisoned => ViolationKind::Poisoned,
             Violation::ShutdownInsideRecord => ViolationKind::ShutdownInsideRecord,
         }
     }
@@ -205,7 +192,6 @@ impl Violation {
     pub const fn describe(&self) -> &'static str {
         match self {
             Violation::BadMarker => "marker payload is not 8 bytes",
-            Violation::UnexpectedOp(_) => "unexpected operation in a record stream",
             Violation::DataOutsideRecord => "data outside a record",
             Violation::BeginInsideRecord => "SEQ_BEGIN inside an open record",
             Violation::EndWithoutBegin => "SEQ_END without SEQ_BEGIN",
@@ -215,38 +201,24 @@ impl Violation {
             Violation::LengthMismatch { .. } => "SEQ_END length differs from SEQ_BEGIN",
             Violation::TooLarge { .. } => "record larger than the receive buffer",
             Violation::EomOnData => "EOM flag on data of a marker connection",
-            Violation::Poisoned => "packet after an earlier protocol violation",
             Violation::ShutdownInsideRecord => "peer shut down inside an open record",
         }
     }
 }
 
-/// Builds the event for a packet of a marker connection from its op, flags and payload.
-///
-/// SEQ_BEGIN and SEQ_END need a payload of exactly 8 bytes; RW becomes [`RxEvent::Data`] with
-/// the payload's length (a payload beyond `u32::MAX` bytes is a [`Violation::Overrun`]);
-/// any other op is [`Violation::UnexpectedOp`].
-pub fn classify(op: u16, flags: u32, payload: &[u8]) -> Result<RxEvent, Violation> {
+/// Builds the event for a marker from its op, flags and header: the transport hands the
+/// module SEQ_BEGIN and SEQ_END with a payload of exactly [`SEQ_HDR_LEN`] bytes as a header (a
+/// payload of another size is a [`Violation::BadMarker`]), RW as [`RxEvent::Data`] directly.
+/// `None` for any other op, which is no marker.
+pub fn classify(op: u16, flags: u32, hdr: &[u8; SEQ_HDR_LEN]) -> Option<RxEvent> {
     match op {
-        OP_SEQ_BEGIN => Ok(RxEvent::Begin(marker(payload)?)),
-        OP_SEQ_END => Ok(RxEvent::End {
-            hdr: marker(payload)?,
+        OP_SEQ_BEGIN => Some(RxEvent::Begin(SeqHdr::decode(hdr))),
+        OP_SEQ_END => Some(RxEvent::End {
+            hdr: SeqHdr::decode(hdr),
             flags,
         }),
-        OP_RW => match u32::try_from(payload.len()) {
-            Ok(len) => Ok(RxEvent::Data { len, flags }),
-            Err(_) => Err(Violation::Overrun {
-                announced: 0,
-                got: u32::MAX,
-            }),
-        },
-        _ => Err(Violation::UnexpectedOp(op)),
+        _ => None,
     }
-}
-
-/// Decodes a marker payload.
-fn marker(payload: &[u8]) -> Result<SeqHdr, Violation> {
-    SeqHdr::decode(payload).map_err(|_| Violation::BadMarker)
 }
 
 /// The record being received.
@@ -279,22 +251,7 @@ impl Reassembler {
         self.open.is_some()
     }
 
-    /// Returns the bytes of the open record received so far (0 when none is open).
-    pub fn pending(&self) -> u32 {
-        self.open.map_or(0, |r| r.received)
-    }
-
-    /// Returns the counter the next marker must carry.
-    pub fn expected(&self) -> u32 {
-        self.expected
-    }
-
-    /// Returns the first violation seen, if the reassembler is poisoned.
-    pub fn violation(&self) -> Option<Violation> {
-        self.violation
-    }
-
-    /// Drops an open record (on shutdown or reset), keeping the counter and any poisoning.
+    /// Drops an open record (on a reset), keeping the counter and any violation.
     pub fn reset(&mut self) {
         self.open = None;
     }
@@ -302,8 +259,8 @@ impl Reassembler {
     /// The peer shut its sending side down. A record it left open can never
     /// end, and a sender finishes every record it starts: a violation.
     pub fn on_shutdown(&mut self) -> Result<(), Violation> {
-        if self.violation.is_some() {
-            return Err(Violation::Poisoned);
+        if let Some(first) = self.violation {
+            return Err(first);
         }
         if self.open.take().is_some() {
             self.violation = Some(Violation::ShutdownInsideRecord);
@@ -314,8 +271,8 @@ impl Reassembler {
 
     /// Applies one event; `rx_buf_size` is the socket's receive buffer size.
     pub fn on_event(&mut self, ev: RxEvent, rx_buf_size: u32) -> Result<RxOutcome, Violation> {
-        if self.violation.is_some() {
-            return Err(Violation::Poisoned);
+        if let Some(first) = self.violation {
+            return Err(first);
         }
         let res = self.step(ev, rx_buf_size);
         if let Err(v) = res {
@@ -325,7 +282,7 @@ impl Reassembler {
         res
     }
 
-    /// Applies one event to a reassembler that is not poisoned.
+    /// Applies one event to a reassembler that has seen no violation.
     fn step(&mut self, ev: RxEvent, rx_buf_size: u32) -> Result<RxOutcome, Violation> {
         match ev {
             RxEvent::Begin(hdr) => {

@@ -65,12 +65,11 @@ p.fields = {
     pf.record, pf.record_bytes, pf.record_begin, pf.complete, pf.expected_cnt, pf.violation,
 }
 
--- The violation kinds the module counts (src/proto/reasm.rs ViolationKind::name and
--- describe), plus what the module cannot count but a capture shows.
+-- The violation kinds the module counts: exactly src/proto/reasm.rs ViolationKind::name and
+-- Violation::describe (tools/wire_check's tests compare them, one kind a line).
 local W, N = expert.severity.WARN, expert.severity.NOTE
 local VIOLATIONS = {
     bad_marker = { "marker payload is not 8 bytes", expert.group.MALFORMED, W },
-    unexpected_op = { "unexpected operation in a record stream", expert.group.PROTOCOL, W },
     data_outside_record = { "data outside a record", expert.group.SEQUENCE, W },
     begin_inside_record = { "SEQ_BEGIN inside an open record", expert.group.SEQUENCE, W },
     end_without_begin = { "SEQ_END without SEQ_BEGIN", expert.group.SEQUENCE, W },
@@ -80,9 +79,14 @@ local VIOLATIONS = {
     length_mismatch = { "SEQ_END length differs from SEQ_BEGIN", expert.group.SEQUENCE, W },
     too_large = { "record larger than the receive buffer", expert.group.PROTOCOL, W },
     eom_on_data = { "EOM flag on data of a marker connection", expert.group.PROTOCOL, W },
-    poisoned = { "packet after an earlier protocol violation", expert.group.SEQUENCE, N },
-    shutdown_inside_record = { "peer shut down inside an open record", expert.group.SEQUENCE,
-        W },
+    shutdown_inside_record = { "peer shut down inside an open record", expert.group.SEQUENCE, W },
+}
+-- What a capture shows but the module never counts: the transport hands the module no
+-- unknown op, resets a connection at its first violation (so the packets still in flight
+-- after it never reach the module), and handles the fallback framing and resets itself.
+local CAPTURE_ONLY = {
+    unknown_op = { "operation this protocol does not define", expert.group.PROTOCOL, W },
+    after_violation = { "packet after an earlier protocol violation", expert.group.SEQUENCE, N },
     marker_on_fallback = { "marker on a connection that did not negotiate markers",
         expert.group.PROTOCOL, W },
     record_reset = { "RST cuts an open record (the reader gets ECONNRESET)",
@@ -90,9 +94,11 @@ local VIOLATIONS = {
 }
 local ef = {}
 local experts = {}
-for name, v in pairs(VIOLATIONS) do
-    ef[name] = ProtoExpert.new("vsock_seq." .. name, v[1], v[2], v[3])
-    experts[#experts + 1] = ef[name]
+for _, kinds in ipairs({ VIOLATIONS, CAPTURE_ONLY }) do
+    for name, v in pairs(kinds) do
+        ef[name] = ProtoExpert.new("vsock_seq." .. name, v[1], v[2], v[3])
+        experts[#experts + 1] = ef[name]
+    end
 end
 ef.negotiated = ProtoExpert.new("vsock_seq.negotiated", "Connection framing negotiated",
     expert.group.SEQUENCE, expert.severity.CHAT)
@@ -184,11 +190,11 @@ local function analyse(conn, src, dst, op, flags, plen, payload, frame, r)
         return -- connection and credit operations carry no record data
     end
     if dir.poisoned then
-        r.violation = "poisoned"
+        r.violation = "after_violation"
         return
     end
     if op == 0 or op > OP_SEQ_END then
-        return violate("unexpected_op", "op " .. op)
+        return violate("unknown_op", "op " .. op)
     end
     if marker and plen ~= SEQ_HDR_LEN then
         return violate("bad_marker", string.format("%d bytes", plen))
@@ -354,7 +360,7 @@ function p.dissector(tvb, pinfo, tree)
     if r.complete then t:add(pf.complete, true):set_generated() end
     if r.violation then
         t:add(pf.violation, r.violation):set_generated()
-        local v = VIOLATIONS[r.violation]
+        local v = VIOLATIONS[r.violation] or CAPTURE_ONLY[r.violation]
         t:add_proto_expert_info(ef[r.violation],
             v[1] .. (r.detail and (": " .. r.detail) or ""))
         info[#info + 1] = "[" .. r.violation .. "]"

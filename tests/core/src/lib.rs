@@ -11,4 +11,5 @@
 #[path = "../../../src/proto/mod.rs"]
 mod proto;
 
-pub use proto::*;
+// The module imports from the submodules; userspace gets one flat namespace.
+pub use proto::{framer::*, reasm::*, wire::*};

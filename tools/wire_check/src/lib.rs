@@ -1,10 +1,12 @@
 //! Checks a vsockmon capture for the SEQ_BEGIN/SEQ_END framing.
 //!
-//! Every packet is decoded with the protocol core the module runs (`src/proto`, through the
-//! `vsock-seqpacket-core` crate) and every record stream is fed to the core's [`Reassembler`],
-//! so this checker judges the wire exactly as the receiving module would. The only layout
-//! decoded here is the monitor's own header in front of each frame, `struct af_vsockmon_hdr`
-//! (`include/uapi/linux/vsockmon.h`), which is kernel uapi rather than this protocol.
+//! Every record stream is fed to the protocol core the module runs (`src/proto`, through the
+//! `vsock-seqpacket-core` crate): each packet becomes the event the module's receive hook
+//! builds ([`event`]) and goes to the core's [`Reassembler`], so this checker judges the wire
+//! exactly as the receiving module would. What the transport parses in C before the module
+//! sees a packet is decoded here: the packet header ([`hdr`], the repository's one copy of it)
+//! and the monitor's own header in front of each frame, `struct af_vsockmon_hdr`
+//! (`include/uapi/linux/vsockmon.h`).
 //!
 //! What [`check`] asserts, for a capture of one marker connection and one fallback one:
 //!
@@ -23,10 +25,30 @@ use std::io::Read;
 
 use pcap_file::pcap::PcapReader;
 use pcap_file::DataLink;
-use vsock_seqpacket_core::{
-    classify, Op, PacketHdr, Reassembler, RxEvent, RxOutcome, SeqHdr, FLAG_SEQ_EOM,
-    FLAG_SHUTDOWN_SEND, HDR_LEN, TYPE_SEQPACKET,
+use vsock_seqpacket_core::{classify, Reassembler, RxEvent, RxOutcome, Violation};
+
+pub mod hdr;
+
+use hdr::{
+    Op, PacketHdr, SeqHdr, FLAG_SEQ_EOM, FLAG_SHUTDOWN_SEND, HDR_LEN, OP_RW, OP_SEQ_BEGIN,
+    OP_SEQ_END, SEQ_HDR_LEN, TYPE_SEQPACKET,
 };
+
+/// The event the module's receive hook hands the core for a packet of a marker connection
+/// with this op, flags and payload, as the transport passes it on: RW as data of its length,
+/// SEQ_BEGIN/SEQ_END with a payload of exactly one marker header through [`classify`], with
+/// any other payload a [`Violation::BadMarker`]. `None` for the ops that carry no record data.
+pub fn event(op: u16, flags: u32, payload: &[u8]) -> Option<Result<RxEvent, Violation>> {
+    if op == OP_RW {
+        let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+        return Some(Ok(RxEvent::Data { len, flags }));
+    }
+    match <&[u8; SEQ_HDR_LEN]>::try_from(payload) {
+        Ok(marker) => classify(op, flags, marker).map(Ok),
+        Err(_) if matches!(op, OP_SEQ_BEGIN | OP_SEQ_END) => Some(Err(Violation::BadMarker)),
+        Err(_) => None,
+    }
+}
 
 /// Size of `struct af_vsockmon_hdr`, the monitor's header in front of every captured frame.
 pub const MON_HDR_LEN: usize = 32;
@@ -264,7 +286,8 @@ fn check_marker(
                 let dir = dirs
                     .entry((p.src(), p.dst()))
                     .or_insert_with(Direction::new);
-                let outcome = classify(p.hdr.op, p.hdr.flags, &p.payload)
+                let outcome = event(p.hdr.op, p.hdr.flags, &p.payload)
+                    .expect("RW, SEQ_BEGIN and SEQ_END carry record data")
                     .and_then(|ev| dir.rx.on_event(ev, limit).map(|o| (ev, o)));
                 match outcome {
                     Err(v) => {

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::DataLink;
-use vsock_seqpacket_core::{
-    PacketHdr, SeqHdr, FLAG_SEQ_EOM, FLAG_SEQ_EOR, FLAG_SEQ_MARKERS, OP_CREDIT_UPDATE, OP_REQUEST,
-    OP_RESPONSE, OP_RW, OP_SEQ_BEGIN, OP_SEQ_END, OP_SHUTDOWN, TYPE_SEQPACKET,
+use vsock_seqpacket_core::{Violation, ViolationKind};
+use vsock_seqpacket_wire_check::hdr::{
+    PacketHdr, SeqHdr, FLAG_SEQ_EOM, FLAG_SEQ_EOR, FLAG_SEQ_MARKERS, HDR_LEN, OP_CREDIT_UPDATE,
+    OP_REQUEST, OP_RESPONSE, OP_RW, OP_SEQ_BEGIN, OP_SEQ_END, OP_SHUTDOWN, TYPE_SEQPACKET,
 };
 use vsock_seqpacket_wire_check::{MON_HDR_LEN, MON_TRANSPORT_VIRTIO};
 
@@ -35,7 +36,7 @@ fn frame(src: End, dst: End, op: u16, flags: u32, payload: &[u8]) -> Vec<u8> {
     f[16..20].copy_from_slice(&src.1.to_le_bytes());
     f[20..24].copy_from_slice(&dst.1.to_le_bytes());
     f[26..28].copy_from_slice(&MON_TRANSPORT_VIRTIO.to_le_bytes());
-    f[28..30].copy_from_slice(&44u16.to_le_bytes());
+    f[28..30].copy_from_slice(&(HDR_LEN as u16).to_le_bytes());
     let hdr = PacketHdr {
         src_cid: src.0,
         dst_cid: dst.0,
@@ -105,7 +106,7 @@ fn find(c: &[Vec<u8>], src: End, op: u16, n: usize) -> usize {
     c.iter()
         .enumerate()
         .filter(|(_, f)| {
-            let h = PacketHdr::decode(&f[MON_HDR_LEN..MON_HDR_LEN + 44]).unwrap();
+            let h = PacketHdr::decode(&f[MON_HDR_LEN..MON_HDR_LEN + HDR_LEN]).unwrap();
             (h.src_cid, h.src_port) == src && h.op == op
         })
         .nth(n)
@@ -288,7 +289,7 @@ fn other_cases() -> Vec<Case> {
     let one_way: Vec<_> = good()
         .into_iter()
         .filter(|f| {
-            let h = PacketHdr::decode(&f[MON_HDR_LEN..MON_HDR_LEN + 44]).unwrap();
+            let h = PacketHdr::decode(&f[MON_HDR_LEN..MON_HDR_LEN + HDR_LEN]).unwrap();
             !(h.src_port == MARKER_PORT && [OP_SEQ_BEGIN, OP_SEQ_END, OP_RW].contains(&h.op))
         })
         .collect();
@@ -304,7 +305,7 @@ fn other_cases() -> Vec<Case> {
             "unknown_op",
             unknown,
             "op 12: unknown operation",
-            Some("unexpected_op"),
+            Some("unknown_op"),
         ),
         case(
             "not_negotiated",
@@ -467,4 +468,65 @@ fn unreadable_captures_exit_2() {
     let (code, text) = run("truncated", &c);
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("frame 4: bad virtio-vsock packet"), "{text}");
+}
+
+/// The plugin's table of the module's violation kinds is exactly the core's: every
+/// `ViolationKind` by its name with its description, and nothing else.
+#[test]
+fn dissector_kinds_are_the_cores() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wireshark/vsock_seqpacket.lua");
+    let lua = std::fs::read_to_string(&path).unwrap();
+    let table = lua
+        .split_once("local VIOLATIONS = {\n")
+        .and_then(|(_, rest)| rest.split_once("\n}\n"))
+        .map(|(table, _)| table)
+        .expect("VIOLATIONS table");
+    let lua_kinds: Vec<(String, String)> = table
+        .lines()
+        .map(|l| {
+            let (name, rest) = l
+                .trim()
+                .split_once(" = { \"")
+                .expect("name = { \"description\"");
+            let desc = rest.split_once('"').expect("closing quote").0;
+            (name.to_owned(), desc.to_owned())
+        })
+        .collect();
+    let core: Vec<(String, String)> = ViolationKind::ALL
+        .iter()
+        .map(|k| (k.name().to_owned(), describe(*k).to_owned()))
+        .collect();
+    assert_eq!(lua_kinds, core);
+}
+
+/// One violation of each kind, for its description.
+fn describe(kind: ViolationKind) -> &'static str {
+    let (a, b) = (0, 1);
+    let v = match kind {
+        ViolationKind::BadMarker => Violation::BadMarker,
+        ViolationKind::DataOutsideRecord => Violation::DataOutsideRecord,
+        ViolationKind::BeginInsideRecord => Violation::BeginInsideRecord,
+        ViolationKind::EndWithoutBegin => Violation::EndWithoutBegin,
+        ViolationKind::CounterMismatch => Violation::CounterMismatch {
+            expected: a,
+            got: b,
+        },
+        ViolationKind::Overrun => Violation::Overrun {
+            announced: a,
+            got: b,
+        },
+        ViolationKind::Underrun => Violation::Underrun {
+            announced: b,
+            got: a,
+        },
+        ViolationKind::LengthMismatch => Violation::LengthMismatch {
+            announced: a,
+            got: b,
+        },
+        ViolationKind::TooLarge => Violation::TooLarge { len: b, limit: a },
+        ViolationKind::EomOnData => Violation::EomOnData,
+        ViolationKind::ShutdownInsideRecord => Violation::ShutdownInsideRecord,
+    };
+    assert_eq!(v.kind(), kind);
+    v.describe()
 }

@@ -1,6 +1,9 @@
-//! Shared simulation for the integration tests and the fuzz targets: a sender that frames
-//! records with `TxFramer`, a lossy/duplicating/reordering "link", and a receiver that decodes
-//! the wire bytes and feeds the `Reassembler`.
+//! Shared simulation for the integration tests and the fuzz targets, built from what ships: a
+//! sender that frames each record the way the module and the transport do (`TxFramer::plan`,
+//! SEQ_BEGIN, the bytes split into RW packets as C splits them, SEQ_END, `TxFramer::commit`),
+//! a lossy/duplicating/reordering "link", and a receiver that turns each packet into the event
+//! the module's receive hook builds (marker header bytes through `classify`, RW as data) and
+//! feeds the `Reassembler`.
 //!
 //! Definition of a *wrong* delivery used by the fault properties: the receiver reports a
 //! `Complete` whose `(len, eor)` differs from the record the sender sent at that index, or more
@@ -12,12 +15,14 @@
 #![allow(dead_code)]
 
 use vsock_seqpacket_core::{
-    classify, FrameStep, PacketHdr, Reassembler, RxOutcome, SeqHdr, TxFramer, Violation,
-    FLAG_SEQ_EOR, HDR_LEN, MAX_PKT_BUF_SIZE, OP_RW, OP_SEQ_BEGIN, OP_SEQ_END, TYPE_SEQPACKET,
+    classify, Reassembler, RxEvent, RxOutcome, SeqHdr, TxFramer, Violation, ViolationKind,
+    FLAG_SEQ_EOM, FLAG_SEQ_EOR, OP_SEQ_BEGIN, OP_SEQ_END,
 };
 
-/// Zero bytes used as the payload of simulated RW packets.
-static ZEROS: [u8; MAX_PKT_BUF_SIZE as usize] = [0; MAX_PKT_BUF_SIZE as usize];
+/// `VIRTIO_VSOCK_MAX_PKT_BUF_SIZE`: the transport (C) sends a record's bytes as RW packets of
+/// this size, the last one shorter (`min(rest, max_skb_len)` in
+/// `virtio_transport_seq_send_record`). The core never sees it: the harness splits like C.
+pub const MAX_PKT: u32 = 64 * 1024;
 
 /// One record as the application sent it: length and MSG_EOR.
 pub type Record = (u32, bool);
@@ -39,57 +44,50 @@ impl Pkt {
         !matches!(self, Pkt::Data(_))
     }
 
-    /// The packet's wire header.
-    pub fn hdr(&self) -> PacketHdr {
-        let (op, len, flags) = match *self {
-            Pkt::Begin(_) => (OP_SEQ_BEGIN, 8, 0),
-            Pkt::Data(n) => (OP_RW, n, 0),
-            Pkt::End(_, eor) => (OP_SEQ_END, 8, if eor { FLAG_SEQ_EOR } else { 0 }),
+    /// The event the module's receive hook hands the reassembler for this packet: the marker
+    /// header goes to the wire bytes and back through `classify`, as the transport passes it.
+    pub fn event(&self) -> RxEvent {
+        let (op, flags, hdr) = match *self {
+            Pkt::Data(len) => return RxEvent::Data { len, flags: 0 },
+            Pkt::Begin(h) => (OP_SEQ_BEGIN, 0, h),
+            Pkt::End(h, eor) => (OP_SEQ_END, if eor { FLAG_SEQ_EOR } else { 0 }, h),
         };
-        PacketHdr {
-            src_cid: 3,
-            dst_cid: 2,
-            src_port: 1234,
-            dst_port: 5678,
-            len,
-            type_: TYPE_SEQPACKET,
-            op,
-            flags,
-            buf_alloc: 256 * 1024,
-            fwd_cnt: 0,
-        }
+        classify(op, flags, &hdr.encode()).expect("a marker op")
     }
 }
 
-/// Frames `records` with a framer starting at `first_cnt`; each `next_frame` call takes the
-/// next `(credit, max_pkt)` pair from `chunks`, cycling. Returns the packets in send order.
-pub fn frame(first_cnt: u32, records: &[Record], chunks: &[(u32, u32)]) -> Vec<Pkt> {
-    assert!(
-        chunks.iter().any(|&(c, _)| c > 0),
-        "chunks must grant some credit"
-    );
+/// Frames `records` with a framer starting at `first_cnt`, splitting each record's bytes into
+/// RW packets of `pkt` bytes (the last one shorter): `MAX_PKT` is what C sends. Returns the
+/// packets in send order.
+pub fn frame(first_cnt: u32, records: &[Record], pkt: u32) -> Vec<Pkt> {
+    frame_retrying(first_cnt, records, pkt, &[])
+}
+
+/// Like [`frame`], but the first attempt to send record `k` fails (the transport could not
+/// build its packets, so nothing of it went out and it was not committed) when
+/// `failed[k % failed.len()]`; the socket layer then sends it again.
+pub fn frame_retrying(first_cnt: u32, records: &[Record], pkt: u32, failed: &[bool]) -> Vec<Pkt> {
+    assert!(pkt > 0);
     let mut tx = TxFramer::new(first_cnt);
     let mut out = Vec::new();
-    let mut k = 0usize;
-    for &(len, eor) in records {
-        out.push(Pkt::Begin(tx.begin(len, eor).expect("no record open")));
-        loop {
-            let (credit, max_pkt) = chunks[k % chunks.len()];
-            k += 1;
-            match tx.next_frame(credit, max_pkt) {
-                FrameStep::Data(n) => {
-                    assert!(n > 0 && n <= credit && n <= max_pkt.clamp(1, MAX_PKT_BUF_SIZE));
-                    out.push(Pkt::Data(n));
-                }
-                FrameStep::NeedCredit => assert_eq!(credit, 0),
-                FrameStep::End(hdr, e) => {
-                    out.push(Pkt::End(hdr, e));
-                    break;
-                }
-                FrameStep::Idle => panic!("framer idle inside a record"),
-            }
+    for (k, &(len, eor)) in records.iter().enumerate() {
+        if !failed.is_empty() && failed[k % failed.len()] {
+            let _lost = tx.plan(len, eor);
         }
-        assert!(!tx.is_open());
+        let plan = tx.plan(len, eor);
+        assert_eq!(
+            (plan.begin.msg_len, plan.end.msg_len, plan.eor),
+            (len, len, eor)
+        );
+        out.push(Pkt::Begin(plan.begin));
+        let mut rest = len;
+        while rest > 0 {
+            let n = rest.min(pkt);
+            out.push(Pkt::Data(n));
+            rest -= n;
+        }
+        out.push(Pkt::End(plan.end, plan.eor));
+        tx.commit(&plan);
     }
     out
 }
@@ -105,38 +103,24 @@ pub struct Feed {
     pub open_at_end: bool,
 }
 
-/// Sends each packet through the wire codec and the reassembler, stopping at the first
-/// violation (after checking that the reassembler stays poisoned).
+/// Feeds each packet's event to the reassembler, stopping at the first violation (where the
+/// module resets the connection; after checking that a reassembler fed anyway keeps failing).
 pub fn feed(first_cnt: u32, pkts: &[Pkt], rx_buf_size: u32) -> Feed {
     let mut rx = Reassembler::new(first_cnt);
     let mut res = Feed::default();
     for (i, pkt) in pkts.iter().enumerate() {
-        let hdr_bytes = pkt.hdr().encode();
-        assert_eq!(hdr_bytes.len(), HDR_LEN);
-        let hdr = PacketHdr::decode(&hdr_bytes).expect("header decodes");
-        let marker;
-        let payload: &[u8] = match *pkt {
-            Pkt::Begin(h) | Pkt::End(h, _) => {
-                marker = h.encode();
-                &marker
-            }
-            Pkt::Data(n) => &ZEROS[..n as usize],
-        };
-        assert_eq!(payload.len(), hdr.len as usize);
-        let ev = classify(hdr.op, hdr.flags, payload).expect("classify accepts framer output");
-        let before = rx.pending();
+        let ev = pkt.event();
         match rx.on_event(ev, rx_buf_size) {
-            Ok(RxOutcome::Opened) => assert_eq!(rx.pending(), 0),
-            Ok(RxOutcome::Queued) => assert!(rx.pending() >= before),
+            Ok(RxOutcome::Opened) => assert!(rx.is_open()),
+            Ok(RxOutcome::Queued) => assert!(rx.is_open()),
             Ok(RxOutcome::Complete { len, eor }) => {
                 assert!(!rx.is_open());
                 res.completes.push((len, eor));
             }
             Err(v) => {
-                assert_ne!(v, Violation::Poisoned);
                 assert!(!rx.is_open(), "a violation drops the open record");
-                assert_eq!(rx.violation(), Some(v));
-                assert_eq!(rx.on_event(ev, rx_buf_size), Err(Violation::Poisoned));
+                assert_eq!(rx.on_event(ev, rx_buf_size), Err(v));
+                assert_eq!(rx.on_shutdown(), Err(v));
                 res.violation = Some((i, v));
                 return res;
             }
@@ -225,8 +209,8 @@ pub struct Model {
     pub expected: u32,
     /// Open record: BEGIN counter, announced length, bytes received.
     pub open: Option<(u32, u64, u64)>,
-    /// Whether a violation happened.
-    pub dead: bool,
+    /// The first violation, after which every event fails with it again.
+    pub dead: Option<ViolationKind>,
 }
 
 impl Model {
@@ -239,14 +223,10 @@ impl Model {
     }
 
     /// Applies an event; errors are reported as the violation's kind.
-    pub fn on_event(
-        &mut self,
-        ev: vsock_seqpacket_core::RxEvent,
-        limit: u32,
-    ) -> Result<RxOutcome, vsock_seqpacket_core::ViolationKind> {
-        use vsock_seqpacket_core::{RxEvent, ViolationKind as K, FLAG_SEQ_EOM};
-        if self.dead {
-            return Err(K::Poisoned);
+    pub fn on_event(&mut self, ev: RxEvent, limit: u32) -> Result<RxOutcome, ViolationKind> {
+        use ViolationKind as K;
+        if let Some(k) = self.dead {
+            return Err(k);
         }
         let res = match (ev, self.open) {
             (RxEvent::Begin(_), Some(_)) => Err(K::BeginInsideRecord),
@@ -287,15 +267,15 @@ impl Model {
                 }
             }
         };
-        if res.is_err() {
-            self.dead = true;
+        if let Err(k) = res {
+            self.dead = Some(k);
             self.open = None;
         }
         res
     }
 
     /// Bytes of the open record received so far.
-    pub fn pending(&self) -> u32 {
-        self.open.map_or(0, |(_, _, got)| got as u32)
+    pub fn pending(&self) -> u64 {
+        self.open.map_or(0, |(_, _, got)| got)
     }
 }

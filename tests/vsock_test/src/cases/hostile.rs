@@ -13,13 +13,10 @@ use crate::vsock::{self, Fd};
 use crate::{diag, ensure, pattern};
 use std::io::Write;
 use std::time::Duration;
-use vsock_seqpacket_core::{
-    SeqHdr, FLAG_SEQ_EOM, OP_CREDIT_REQUEST, OP_CREDIT_UPDATE, OP_RST, OP_RW, OP_SEQ_BEGIN,
-    OP_SEQ_END, OP_SHUTDOWN,
+use vsock_seqpacket_wire_check::hdr::{
+    SeqHdr, FLAG_SEQ_EOM, FLAG_SHUTDOWN_SEND, OP_CREDIT_REQUEST, OP_CREDIT_UPDATE, OP_RST, OP_RW,
+    OP_SEQ_BEGIN, OP_SEQ_END, OP_SHUTDOWN,
 };
-
-/// VIRTIO_VSOCK_SHUTDOWN_SEND of <linux/virtio_vsock.h>.
-const SHUTDOWN_SEND: u32 = 2;
 
 const FORGE: &str = "/sys/kernel/debug/vsock_forge/send";
 const VALID: usize = 3;
@@ -191,7 +188,7 @@ const VIOLATIONS: &[Attack] = &[
         pkts: &[
             Pkt::Begin(0, 100),
             Pkt::Data(50, 0),
-            Pkt::OpFlags(OP_SHUTDOWN, SHUTDOWN_SEND),
+            Pkt::OpFlags(OP_SHUTDOWN, FLAG_SHUTDOWN_SEND),
         ],
         kind: Some("shutdown_inside_record"),
         end: End::Error(libc::EPROTO),
