@@ -84,6 +84,9 @@ start_l2() {
 	# still shows how far L2 got.
 	tail -f /host/run/l2.log 2>/dev/null | sed "s/$(printf '\r')\$//; s/^/  [L2] /" &
 	L2_TAIL=$!
+	# The scenario's timeouts start once L2 runs: under the debug L1 it
+	# takes minutes to boot (scripts/vm.sh's watchdog bounds that).
+	wait_for_l2 'vm\[l2\]: up' 600 || { say "L2 did not come up"; return 1; }
 }
 
 # wait_l2: waits for the L2 guest and fails unless it reported success.
