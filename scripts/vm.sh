@@ -191,13 +191,15 @@ run_vm
 # again (at most three boots in all), and say so.
 # Up to two more boots: two hangs in a row were seen once in about 30
 # host/guest boots of this stop's runs.
-boots=1
+boots=1 max_boots=3
+# Each boot under the debug L1 may wait 300 s for L2: two at most.
+[ "$kernel" = debug ] && max_boots=2
 while :; do
 	why=
 	[ -e "$work/l2-boot-hang" ] && why="the L2 guest did not reach its /init within $l2_boot_limit s of L1 starting it"
 	[ -e "$work/frozen" ] && why="the VMs froze: no CPU time and no output for 60 s"
 	[ -n "$why" ] || break
-	if [ $boots -ge 3 ]; then
+	if [ $boots -ge $max_boots ]; then
 		log "$why, on boot $boots as on the ones before: giving up"
 		break
 	fi
@@ -208,6 +210,14 @@ while :; do
 	run_vm
 	boots=$((boots + 1))
 done
+# Under the debug kernel as L1 (KASAN, lockdep, kmemleak; under TCG here),
+# a nested L2 can need longer than the watchdog allows on a loaded machine:
+# that is the machine, not the code, and the layer says so (exit 4, which
+# scripts/test.sh reports as SKIP with this reason) instead of passing.
+if [ "$kernel" = debug ] && [ -e "$work/l2-boot-hang" ]; then
+	log "SKIP: $layout/$module/$scenario/$kernel: the L2 guest did not boot within $l2_boot_limit s under the debug L1, $boots times"
+	exit 4
+fi
 # What the scenario left in /out, for the host (the last boot's).
 rm -rf "$outdir" && mkdir -p "$outdir" && cp -r "$work/out/." "$outdir/"
 [ -z "$(ls -A "$outdir")" ] || log "the scenario's /out: $(cd "$outdir" && ls | tr '\n' ' ')in ${outdir#"$TOP/"}"
