@@ -9,8 +9,9 @@
 //! open() allocates, and would take a fault meant for the socket call.
 
 use crate::harness::{Ctx, Fail};
+use std::cell::RefCell;
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 
@@ -110,21 +111,29 @@ impl Attr {
         write_file(&format!("{}/{name}", self.base), value)
     }
 
-    /// Allows `times` more faults (-1: no limit, 0: none).
+    /// Allows `times` more faults (-1: no limit, 0: none). debugfs
+    /// attribute files cannot seek: a plain write() of the whole value.
     pub fn arm(&self, times: i64) -> Result<(), Fail> {
         let mut buf = [0u8; 24];
-        self.times
-            .write_at(itoa(times, &mut buf), 0)
+        (&self.times)
+            .write(itoa(times, &mut buf))
             .map(drop)
             .map_err(|e| Fail::new(format!("{}/times: {e}", self.base)))
     }
 
-    /// How many faults are still allowed.
-    pub fn left(&self) -> Result<i64, Fail> {
+    /// A fresh descriptor of `times` for one `left_from`: an attribute file
+    /// reads its value once per open, and opening allocates, so it is
+    /// opened before the faults are armed.
+    pub fn reader(&self) -> Result<fs::File, Fail> {
+        let path = format!("{}/times", self.base);
+        fs::File::open(&path).map_err(|e| Fail::new(format!("{path}: {e}")))
+    }
+
+    /// How many faults are still allowed, read through a `reader()`.
+    pub fn left_from(&self, mut f: fs::File) -> Result<i64, Fail> {
         let mut buf = [0u8; 24];
-        let n = self
-            .times
-            .read_at(&mut buf, 0)
+        let n = f
+            .read(&mut buf)
             .map_err(|e| Fail::new(format!("{}/times: {e}", self.base)))?;
         let s = std::str::from_utf8(&buf[..n]).unwrap_or("").trim();
         s.parse()
@@ -157,6 +166,8 @@ pub struct Injector {
     pub slab: Attr,
     pub page: Attr,
     setup: Setup,
+    /// `times` readers for `disarm`, opened by `arm`.
+    readers: RefCell<Option<(fs::File, fs::File)>>,
 }
 
 impl Injector {
@@ -182,12 +193,18 @@ impl Injector {
         if setup.task_filter {
             write_file(MAKE_IT_FAIL, "1")?;
         }
-        Ok(Injector { slab, page, setup })
+        Ok(Injector {
+            slab,
+            page,
+            setup,
+            readers: RefCell::new(None),
+        })
     }
 
     /// Allows `slab` failslab faults and (if set up) `page` fail_page_alloc
     /// faults from now on.
     pub fn arm(&self, slab: i64, page: i64) -> Result<(), Fail> {
+        *self.readers.borrow_mut() = Some((self.slab.reader()?, self.page.reader()?));
         self.slab.arm(slab)?;
         if self.setup.pages {
             self.page.arm(page)?;
@@ -197,9 +214,14 @@ impl Injector {
 
     /// Stops injecting; returns the faults left of (failslab, page_alloc).
     pub fn disarm(&self) -> Result<(i64, i64), Fail> {
-        let s = self.slab.left()?;
+        let Some((rs, rp)) = self.readers.borrow_mut().take() else {
+            self.slab.arm(0)?;
+            self.page.arm(0)?;
+            return Ok((0, 0));
+        };
+        let s = self.slab.left_from(rs)?;
         self.slab.arm(0)?;
-        let p = self.page.left()?;
+        let p = self.page.left_from(rp)?;
         self.page.arm(0)?;
         Ok((s, p))
     }

@@ -67,11 +67,19 @@ pub fn fault_two_in_one_send(ctx: &mut Ctx) -> CaseResult {
                     ));
                 }
                 let record = pattern::record(seed(70, dir, id), TWO_RECORD);
+                // Readers of `times` for after the send and the retries.
+                let mut readers = (0..7)
+                    .map(|_| inj.slab.reader())
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut left = || -> Result<i64, Fail> {
+                    let r = readers.pop().ok_or("out of times readers")?;
+                    inj.slab.left_from(r)
+                };
                 inj.slab.arm(1)?;
                 fail_nth.arm(n)?;
                 let sent = vsock::send(&fd, &record, libc::MSG_EOR);
                 let first = fail_nth.injected()?;
-                let second = inj.slab.left()? == 0;
+                let second = left()? == 0;
                 if !first {
                     inj.slab.arm(0)?;
                     match sent {
@@ -98,7 +106,7 @@ pub fn fault_two_in_one_send(ctx: &mut Ctx) -> CaseResult {
                         // still pending, fails the first try.
                         let mut ok = false;
                         for _ in 0..3 {
-                            let before = inj.slab.left()?;
+                            let before = left()?;
                             match vsock::send(&fd, &record, libc::MSG_EOR) {
                                 Ok(len) if len == TWO_RECORD => {
                                     ok = true;
@@ -107,7 +115,7 @@ pub fn fault_two_in_one_send(ctx: &mut Ctx) -> CaseResult {
                                 Err(e)
                                     if e.raw_os_error() == Some(libc::ENOMEM)
                                         && before == 1
-                                        && inj.slab.left()? == 0 =>
+                                        && left()? == 0 =>
                                 {
                                     retry_failed += 1
                                 }
