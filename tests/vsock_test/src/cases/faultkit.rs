@@ -368,8 +368,8 @@ impl Kmsg {
             let Some(cur) = sites.last_mut() else {
                 continue;
             };
-            if let Some(rest) = t.strip_prefix("name ") {
-                cur.attr = rest.split(',').next().unwrap_or("").to_string();
+            if let Some(i) = t.find("name ") {
+                cur.attr = t[i + 5..].split(',').next().unwrap_or("").to_string();
             } else if let Some(i) = t.find("Comm: ") {
                 cur.comm = t[i + 6..]
                     .split_whitespace()
@@ -377,12 +377,17 @@ impl Kmsg {
                     .unwrap_or("")
                     .to_string();
             } else {
-                let f = t.trim_start_matches("? ");
-                let name = f.split('+').next().unwrap_or("");
-                let interesting = ["vsock", "virtio_transport", "vhost", "alloc_skb"]
+                // "? f+0x1/0x2" frames are unreliable: left out.
+                let name = t.split('+').next().unwrap_or("");
+                let interesting = ["vsock", "virtio_transport", "vhost"]
                     .iter()
                     .any(|k| name.contains(k));
-                if interesting && f.contains('+') && cur.path.len() < 5 {
+                if interesting
+                    && t.contains('+')
+                    && !t.starts_with('?')
+                    && cur.path.len() < 4
+                    && cur.path.last().map(String::as_str) != Some(name)
+                {
                     cur.path.push(name.to_string());
                 }
             }

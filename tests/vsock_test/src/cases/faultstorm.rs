@@ -58,6 +58,7 @@ pub fn fault_two_in_one_send(ctx: &mut Ctx) -> CaseResult {
             let fail_nth = FailNth::open()?;
             let (mut failed, mut both_in_send, mut absorbed, mut retry_failed) = (0, 0, 0, 0);
             let mut delivered = Vec::new();
+            let (reported, mut count) = (0, 0usize);
             let mut id = 0usize;
             let mut n = 1;
             let result = loop {
@@ -153,23 +154,24 @@ pub fn fault_two_in_one_send(ctx: &mut Ctx) -> CaseResult {
                 }
                 id += 1;
                 n += 1;
+                // The reader takes each record at once: credit never runs
+                // out, so no send waits.
+                for i in delivered.drain(reported..) {
+                    ctx.ctl.write_value("DELIVERED", i)?;
+                    count += 1;
+                }
             };
             inj.slab.arm(0)?;
             drop(inj);
             diag!(
                 "{d}: fault pairs at allocations (1,+1)..({},+1): {failed} sends failed with ENOMEM, {both_in_send} sends took both faults, {absorbed} sends succeeded although faulted, {retry_failed} retries failed on the pending second fault; {} records sent",
                 n - 1,
-                delivered.len()
+                count + delivered.len()
             );
-            // The receiver checks each record that went out, in order.
-            ctx.ctl.write_value(
-                "DELIVERED",
-                delivered
-                    .iter()
-                    .map(|i| i.to_string())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            )?;
+            for i in delivered.drain(..) {
+                ctx.ctl.write_value("DELIVERED", i)?;
+            }
+            ctx.ctl.writeln("END")?;
             ctx.ctl.expectln("RECEIVED")?;
             result.map_err(|m| Fail::new(format!("{d}: {m}")))?;
             ensure!(
@@ -177,9 +179,18 @@ pub fn fault_two_in_one_send(ctx: &mut Ctx) -> CaseResult {
                 "{d}: no send took both faults: this case did not test what it says"
             );
         } else {
-            let line = ctx.ctl.expect_value("DELIVERED")?;
-            let ids: Vec<usize> = line.split(',').filter_map(|s| s.parse().ok()).collect();
-            for (k, &id) in ids.iter().enumerate() {
+            let mut ids = Vec::new();
+            loop {
+                let line = ctx.ctl.readln("DELIVERED or END")?;
+                if line == "END" {
+                    break;
+                }
+                let id: usize = line
+                    .strip_prefix("DELIVERED ")
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| Fail::new(format!("bad line {line:?}")))?;
+                let k = ids.len();
+                ids.push(id);
                 expect_record(
                     &fd,
                     &pattern::record(seed(70, dir, id), TWO_RECORD),
