@@ -313,11 +313,14 @@ impl FaultSite {
         )
     }
 
-    /// The fault hit the allocation of a credit update.
+    /// The fault hit the allocation of a credit update: the only packet a
+    /// reader's dequeue sends (virtio_transport_send_credit_update is
+    /// inlined into it).
     pub fn credit_update(&self) -> bool {
-        self.path
-            .iter()
-            .any(|f| f == "virtio_transport_send_credit_update")
+        self.path.iter().any(|f| {
+            f == "virtio_transport_send_credit_update"
+                || (f.starts_with("virtio_transport_") && f.ends_with("_dequeue"))
+        })
     }
 }
 

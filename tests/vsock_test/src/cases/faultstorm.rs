@@ -603,7 +603,7 @@ pub fn fault_random_receiver(ctx: &mut Ctx) -> CaseResult {
                 }
                 ReadEnd::Timeout => {
                     return Err(Fail::new(format!(
-                        "{d}: SENDER STALLED: the reader had taken all {got} records that came and its queue was empty, yet no record came for {QUIET} s and the sender's send() waited {} s for credit ({s_end}); {credit} of the {} logged faults hit virtio_transport_send_credit_update (a CREDIT_UPDATE that fails to allocate is never sent again; see credit_update_lost); faults at: {where_}",
+                        "{d}: SENDER STALLED: the reader had taken all {got} records that came and its queue was empty, yet no record came for {QUIET} s and the sender's send() waited {} s for credit ({s_end}); {credit} of the {} logged faults hit the reader's credit update in its dequeue (a CREDIT_UPDATE that fails to allocate is never sent again; see credit_update_lost); faults at: {where_}",
                         STALL_SEND_TIMEOUT.as_secs(),
                         sites.len()
                     )))
