@@ -12,7 +12,17 @@ set_initial_counter() {
 
 # The send rules once more with upstream's EOM framing (the markers switch
 # off on both sides), to print where markers and EOM framing differ.
-EOM_CASES="--only=timed_out_send_sends_nothing --only=interrupted_send_sends_nothing --only=nonblocking_send_retries --only=sender_under_signal_storm"
+# With fault injection (debug kernel), also the two-faults-in-one-send and
+# merge-under-faults cases.
+EOM_CASES="--only=timed_out_send_sends_nothing --only=interrupted_send_sends_nothing --only=nonblocking_send_retries --only=sender_under_signal_storm --only=fault_two_in_one_send --only=fault_merge_under_faults"
+
+# --param cases=a,b (vm.sh): only these cases, in the all and eom passes
+# (for working on a few cases; the wrap pass is left out then).
+only_cases() {
+	[ -n "${VSQ_cases:-}" ] || return 1
+	args=""
+	for c in $(echo "$VSQ_cases" | tr , ' '); do args="$args --only=$c"; done
+}
 
 set_markers() {
 	[ -w /sys/kernel/debug/vsock_seqpacket/markers ] &&
@@ -29,6 +39,14 @@ pass_setup() {
 	wrap) args="--only=counter_wrap --only=hostile_violations" && set_initial_counter $WRAP_START ;;
 	eom) args="$EOM_CASES" && set_initial_counter 0 && set_markers N ;;
 	esac
+	only_cases
+	# The fault cases make a debug kernel's run long.
+	args="$args --watchdog=1500"
+}
+
+# The passes to run: with --param cases=..., not the wrap pass.
+passes() {
+	if [ -n "${VSQ_cases:-}" ]; then echo all eom; else echo all wrap eom; fi
 }
 
 suite_server() { # PEER_CID LOG ARGS...
@@ -51,7 +69,7 @@ suite_report() {
 role_loopback() {
 	ok=0
 	insmod /lib/vsock_forge.ko || return 1
-	for pass in all wrap eom; do
+	for pass in $(passes); do
 		pass_setup $pass
 		suite_server 1 /tmp/server-$pass.log $args &
 		server=$!
@@ -73,7 +91,7 @@ role_l1() {
 	ok=0
 	insmod /lib/vsock_forge.ko || return 1
 	start_l2 suite || return 1
-	for pass in all wrap eom; do
+	for pass in $(passes); do
 		pass_setup $pass
 		suite_server 3 /tmp/g2h-server-$pass.log --control-port=1235 $args; rc=$?
 		suite_report "guest-to-host $pass: server in L1" /tmp/g2h-server-$pass.log $rc || ok=1
@@ -90,7 +108,7 @@ role_l1() {
 role_l2() {
 	ok=0
 	insmod /lib/vsock_forge.ko || return 1
-	for pass in all wrap eom; do
+	for pass in $(passes); do
 		pass_setup $pass
 		suite_client 2 /tmp/g2h-client-$pass.log --control-port=1235 $args; rc=$?
 		suite_report "guest-to-host $pass: client in L2" /tmp/g2h-client-$pass.log $rc || ok=1

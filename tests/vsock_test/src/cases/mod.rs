@@ -6,7 +6,9 @@ use crate::harness::{Case, CaseResult, Ctx};
 mod bufsize;
 mod common;
 mod concurrency;
+mod faultkit;
 mod faults;
+mod faultstorm;
 mod hostile;
 mod modstats;
 mod records;
@@ -72,6 +74,14 @@ pub const CASES: &[Case] = &[
         sendrules::sender_under_signal_storm,
     ),
     case("fault_injection_sweep", faults::fault_injection_sweep),
+    case("fault_two_in_one_send", faultstorm::fault_two_in_one_send),
+    case("fault_random_sender", faultstorm::fault_random_sender),
+    case("fault_random_receiver", faultstorm::fault_random_receiver),
+    case("credit_update_lost", faultstorm::credit_update_lost),
+    case(
+        "fault_merge_under_faults",
+        faultstorm::fault_merge_under_faults,
+    ),
     case("hostile_violations", hostile::hostile_violations),
     case(
         "hostile_markers_on_fallback",

@@ -20,13 +20,13 @@ extern "C" fn ignore_signal(_: libc::c_int) {}
 /// Interrupts the calling thread with SIGUSR1 after `first`, then every
 /// `every` (if given), until dropped. The handler does nothing and is
 /// installed without SA_RESTART, so a blocked send() returns EINTR.
-struct Interrupter {
+pub(super) struct Interrupter {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Interrupter {
-    fn start(first: Duration, every: Option<Duration>) -> Interrupter {
+    pub(super) fn start(first: Duration, every: Option<Duration>) -> Interrupter {
         // SAFETY: installs a handler that does nothing; sigaction is
         // zeroed plain data.
         unsafe {
