@@ -30,6 +30,7 @@ LAYOUT_NAMES = {"loopback": "loopback (one VM)", "g2h": "guest -> host", "h2g": 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
+JIFFIES_RUNS = []
 RTT_FLOATS = ("round_trips_per_s", "rtt_p50_us", "rtt_p99_us", "rtt_mean_us",
               "rtt_min_us", "rtt_max_us")
 TPUT_FLOATS = ("records_per_s", "mb_per_s")
@@ -45,6 +46,10 @@ def parse(path):
                 continue
             fields = dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
             rtt = fields.get("mode") == "rtt"
+            if rtt and "jiffies" in fields.get("clock", ""):
+                # A boot that runs on jiffies times in 4 ms steps.
+                JIFFIES_RUNS.append(fields)
+                continue
             ints = ("size", "rep", "round_trips") if rtt else ("size", "rep", "records")
             for key in ints:
                 fields[key] = int(fields[key])
@@ -170,6 +175,11 @@ def markdown(table, machine, date, params, rtable=None):
         lines.append("")
     if rtable:
         lines += rtt_markdown(rtable)
+    if JIFFIES_RUNS:
+        layouts = sorted({r["layout"] for r in JIFFIES_RUNS})
+        lines += [f"Round trips left out: {len(JIFFIES_RUNS)} runs in {', '.join(layouts)} were"
+                  " timed by a kernel on the jiffies clocksource (TSC calibration failed at"
+                  " boot under TCG): run the benchmark again for their latencies.", ""]
     lines += ["Targets:", ""]
     checks = [(d, r, t, True) for d, r, t in targets(table)]
     checks += [(d, r, t, False) for d, r, t in rtt_targets(rtable or {})]

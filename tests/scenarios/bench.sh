@@ -64,7 +64,14 @@ bench_one() { # LAYOUT CID SIZE FRAMING REP sender|rtt
 	eom) [ "$f1" -gt "$f0" ] && [ "$m1" = "$m0" ] ;;
 	stream) [ "$m1" = "$m0" ] && [ "$f1" = "$f0" ] ;;
 	esac || { say "bench: $1 $4 $3 rep $5 used the wrong framing (markers $m0->$m1, fallback $f0->$f1)"; return 1; }
-	say "BENCH layout=$1 framing=$4 rep=$5 ${out#RESULT }"
+	say "BENCH layout=$1 framing=$4 rep=$5 ${out#RESULT } clock=$(clock_source)"
+}
+
+# The clock behind the round-trip times: under TCG a boot now and then
+# fails to calibrate the TSC and runs on jiffies (4 ms steps), which makes
+# latencies meaningless; bench_report.py leaves such runs out.
+clock_source() {
+	cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || echo unknown
 }
 
 start_receiver() {
