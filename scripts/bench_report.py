@@ -46,8 +46,9 @@ def parse(path):
                 continue
             fields = dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
             rtt = fields.get("mode") == "rtt"
-            if rtt and "jiffies" in fields.get("clock", ""):
-                # A boot that runs on jiffies times in 4 ms steps.
+            if rtt and "jiffies" in fields.get("clock", "") and fields.get("timer") != "tsc":
+                # A boot that runs on jiffies times in 4 ms steps (unless the
+                # tool timed the round trips with the TSC itself).
                 JIFFIES_RUNS.append(fields)
                 continue
             ints = ("size", "rep", "round_trips") if rtt else ("size", "rep", "records")

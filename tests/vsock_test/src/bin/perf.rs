@@ -19,12 +19,16 @@
 //! given seconds and prints
 //!
 //!   RESULT label=L mode=rtt type=seqpacket size=64 round_trips=N secs=S
-//!     round_trips_per_s=R rtt_p50_us=P rtt_p99_us=P rtt_mean_us=M
+//!     timer=tsc|monotonic round_trips_per_s=R rtt_p50_us=P rtt_p99_us=P rtt_mean_us=M
 //!     rtt_min_us=M rtt_max_us=M tx_user_ms=U tx_sys_ms=S rx_user_ms=U
 //!     rx_sys_ms=S
 //!
 //! (tx_ is the client, rx_ the echoing receiver; percentiles are
-//! nearest-rank.)
+//! nearest-rank.) Round trips are timed with the CPU's time-stamp counter,
+//! scaled to nanoseconds by the monotonic clock over the whole run: a VM
+//! under TCG now and then boots without a calibrated TSC and keeps time in
+//! jiffies (4 ms steps), which would make single round trips unmeasurable,
+//! while the run's total stays accurate to a few tenths of a percent.
 //!
 //! Buffers: the sender's own vsock buffer bounds its window (Linux caps the
 //! credit it uses at its own buffer size too); it defaults to upstream's
@@ -367,10 +371,37 @@ struct SenderArgs {
     label: String,
 }
 
+/// SO_VM_SOCKETS_CONNECT_TIMEOUT (its 64-bit timeval form on x86_64).
+const SO_VM_SOCKETS_CONNECT_TIMEOUT: libc::c_int = 6;
+
+/// A connect() may wait this long: the default 2 s is too short for an L1
+/// under TCG on a loaded machine.
+fn set_connect_timeout(fd: &Fd, d: Duration) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_usec: d.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: tv is a valid timeval of the size passed.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.raw(),
+            libc::AF_VSOCK,
+            SO_VM_SOCKETS_CONNECT_TIMEOUT,
+            &tv as *const libc::timeval as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 fn connect(cid: u32, port: u32, ty: SockType, buf_size: u64) -> Result<Fd, String> {
     let what = format!("connect to {cid}:{port} ({})", ty.name());
     let fd = vsock::socket(ty.raw()).map_err(|e| err(&what, e))?;
     vsock::set_buffer_size(&fd, buf_size).map_err(|e| err(&what, e))?;
+    set_connect_timeout(&fd, STALL_TIMEOUT).map_err(|e| err(&what, e))?;
     vsock::connect(&fd, cid, port).map_err(|e| err(&what, e))?;
     vsock::set_recv_timeout(&fd, STALL_TIMEOUT).map_err(|e| err("SO_RCVTIMEO", e))?;
     vsock::set_send_timeout(&fd, STALL_TIMEOUT).map_err(|e| err("SO_SNDTIMEO", e))?;
@@ -433,6 +464,28 @@ fn sender(a: &SenderArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// A clock for single round trips: the time-stamp counter where there is
+/// one (see the top of the file), else the monotonic clock in nanoseconds.
+#[cfg(target_arch = "x86_64")]
+fn ticks() -> u64 {
+    // SAFETY: RDTSC only reads the time-stamp counter; Linux lets user
+    // space execute it.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn ticks() -> u64 {
+    use std::sync::OnceLock;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+/// What ticks() reads, for the RESULT line.
+#[cfg(target_arch = "x86_64")]
+const TIMER: &str = "tsc";
+#[cfg(not(target_arch = "x86_64"))]
+const TIMER: &str = "monotonic";
+
 /// Nearest-rank percentile `p` (0-100] of sorted `v`, which is not empty.
 fn percentile(v: &[u64], p: u32) -> u64 {
     let rank = (v.len() * p as usize).div_ceil(100).max(1);
@@ -469,12 +522,19 @@ fn rtt(a: &SenderArgs) -> Result<(), String> {
     let mut times: Vec<u64> = Vec::with_capacity(1 << 16);
     let (user0, sys0) = cpu_us();
     let start = Instant::now();
+    let ticks0 = ticks();
     while start.elapsed() < limit {
-        let t = Instant::now();
+        let t = ticks();
         round_trip(&fd)?;
-        times.push(t.elapsed().as_nanos() as u64);
+        times.push(ticks().wrapping_sub(t));
     }
+    let ticks_total = ticks().wrapping_sub(ticks0);
     let elapsed = start.elapsed().as_secs_f64();
+    // Ticks to nanoseconds, by the monotonic clock over the whole run.
+    let ns_per_tick = elapsed * 1e9 / ticks_total.max(1) as f64;
+    for t in &mut times {
+        *t = (*t as f64 * ns_per_tick) as u64;
+    }
     vsock::shutdown(&fd, libc::SHUT_WR).map_err(|e| err("shutdown", e))?;
     let (user1, sys1) = cpu_us();
     let rx = read_summary(&fd, a.ty)?;
@@ -491,7 +551,7 @@ fn rtt(a: &SenderArgs) -> Result<(), String> {
     let us = |ns: u64| ns as f64 / 1000.0;
     let ms = |us: u64| us as f64 / 1000.0;
     println!(
-        "RESULT label={} mode=rtt type={} size={} round_trips={n} secs={elapsed:.3} \
+        "RESULT label={} mode=rtt type={} size={} round_trips={n} secs={elapsed:.3} timer={TIMER} \
          round_trips_per_s={:.0} rtt_p50_us={:.1} rtt_p99_us={:.1} rtt_mean_us={:.1} \
          rtt_min_us={:.1} rtt_max_us={:.1} tx_user_ms={:.1} tx_sys_ms={:.1} rx_user_ms={:.1} \
          rx_sys_ms={:.1}",
