@@ -4,17 +4,23 @@
 #   eom       SOCK_SEQPACKET with upstream's EOM framing: the sender's
 #             debugfs knob "markers" is cleared, so it does not ask for markers
 #   stream    SOCK_STREAM
+# and then request/response round trips (vsock_seqpacket_perf rtt: one
+# record out, its echo back) for each of the round-trip sizes, the same
+# three framings.
 # Repetitions are interleaved (rep, then size, then framing) so that drift
 # of the machine spreads over all framings. Each result is printed as a
-# "BENCH layout=... framing=... rep=... <RESULT fields>" line; the sender
-# checks in its statistics that the connection used the framing named.
+# "BENCH layout=... framing=... rep=... <RESULT fields>" line (round trips
+# carry mode=rtt); the sender checks in its statistics that the connection
+# used the framing named.
 # Parameters (kernel command line): vsq.sizes=64,1K,... vsq.reps=N vsq.secs=S
+# vsq.rtt_sizes=64,1K,64K (empty: no round trips)
 
 PERF_PORT=1300
 KNOB=/sys/kernel/debug/vsock_seqpacket/markers
 
 bench_params() {
 	sizes=$(echo "${VSQ_sizes:-64,1K,4K,64K,1M}" | tr , ' ')
+	rtt_sizes=$(echo "${VSQ_rtt_sizes-64,1K,64K}" | tr , ' ')
 	reps=${VSQ_reps:-5} secs=${VSQ_secs:-1}
 }
 
@@ -27,7 +33,12 @@ bench_run() {
 	while [ $rep -le "$reps" ]; do
 		for size in $sizes; do
 			for framing in markers eom stream; do
-				bench_one "$layout" "$cid" "$size" "$framing" "$rep" || ok=1
+				bench_one "$layout" "$cid" "$size" "$framing" "$rep" sender || ok=1
+			done
+		done
+		for size in $rtt_sizes; do
+			for framing in markers eom stream; do
+				bench_one "$layout" "$cid" "$size" "$framing" "$rep" rtt || ok=1
 			done
 		done
 		rep=$((rep + 1))
@@ -36,7 +47,7 @@ bench_run() {
 	return $ok
 }
 
-bench_one() { # LAYOUT CID SIZE FRAMING REP
+bench_one() { # LAYOUT CID SIZE FRAMING REP sender|rtt
 	type=seqpacket
 	case $4 in
 	markers) echo 1 >$KNOB ;;
@@ -44,8 +55,8 @@ bench_one() { # LAYOUT CID SIZE FRAMING REP
 	stream) echo 1 >$KNOB; type=stream ;;
 	esac
 	m0=$(stat_of connections_markers) f0=$(stat_of connections_fallback)
-	out=$(vsock_seqpacket_perf sender --cid "$2" --port $PERF_PORT --type $type --size "$3" \
-		--duration "$secs" --label "$1/$4/$5" 2>&1) || { say "bench: $1 $4 $3 rep $5 FAILED: $out"; return 1; }
+	out=$(vsock_seqpacket_perf "$6" --cid "$2" --port $PERF_PORT --type $type --size "$3" \
+		--duration "$secs" --label "$1/$4/$5" 2>&1) || { say "bench: $1 $4 $3 rep $5 $6 FAILED: $out"; return 1; }
 	m1=$(stat_of connections_markers) f1=$(stat_of connections_fallback)
 	# The framing really was the one named: the sender's own connection counts.
 	case $4 in
@@ -53,7 +64,14 @@ bench_one() { # LAYOUT CID SIZE FRAMING REP
 	eom) [ "$f1" -gt "$f0" ] && [ "$m1" = "$m0" ] ;;
 	stream) [ "$m1" = "$m0" ] && [ "$f1" = "$f0" ] ;;
 	esac || { say "bench: $1 $4 $3 rep $5 used the wrong framing (markers $m0->$m1, fallback $f0->$f1)"; return 1; }
-	say "BENCH layout=$1 framing=$4 rep=$5 ${out#RESULT }"
+	say "BENCH layout=$1 framing=$4 rep=$5 ${out#RESULT } clock=$(clock_source)"
+}
+
+# The clock behind the round-trip times: under TCG a boot now and then
+# fails to calibrate the TSC and runs on jiffies (4 ms steps), which makes
+# latencies meaningless; bench_report.py leaves such runs out.
+clock_source() {
+	cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || echo unknown
 }
 
 start_receiver() {
@@ -92,6 +110,7 @@ role_l1() {
 	ok=0
 	start_receiver
 	VSQ_L2_ARGS="vsq.sizes=${VSQ_sizes:-} vsq.reps=${VSQ_reps:-} vsq.secs=${VSQ_secs:-}"
+	[ -n "${VSQ_rtt_sizes+set}" ] && VSQ_L2_ARGS="$VSQ_L2_ARGS vsq.rtt_sizes=$VSQ_rtt_sizes"
 	start_l2 bench || return 1
 	while kill -0 $RECEIVER 2>/dev/null && kill -0 "$L2_PID" 2>/dev/null; do sleep 0.2; done
 	if kill -0 $RECEIVER 2>/dev/null; then

@@ -1,14 +1,34 @@
-//! vsock_seqpacket_perf: record throughput over AF_VSOCK, in the style of the
-//! kernel's tools/testing/vsock/vsock_perf.
+//! vsock_seqpacket_perf: record throughput and round-trip latency over
+//! AF_VSOCK, in the style of the kernel's tools/testing/vsock/vsock_perf.
 //!
 //!   vsock_seqpacket_perf receiver [--port P] [--buf-size B] [--once]
 //!   vsock_seqpacket_perf sender --cid C [--port P] --type seqpacket|stream
 //!                        --size N [--bytes N | --duration S] [--buf-size B]
 //!                        [--label L]
+//!   vsock_seqpacket_perf rtt --cid C [--port P] --type seqpacket|stream
+//!                        --size N [--duration S] [--buf-size B] [--label L]
 //!   vsock_seqpacket_perf quit --cid C [--port P]
 //!
 //! The receiver listens for SOCK_SEQPACKET on P and SOCK_STREAM on P + 1
 //! (default 1300) and serves one connection at a time until a `quit`.
+//!
+//! Round trips (`rtt`): the client sends one record, the receiver sends it
+//! back, the client waits for the whole echo before it sends the next
+//! record; one request in flight, so each round trip is a request/response
+//! latency. After a few warm-up round trips it times every one for the
+//! given seconds and prints
+//!
+//!   RESULT label=L mode=rtt type=seqpacket size=64 round_trips=N secs=S
+//!     timer=tsc|monotonic round_trips_per_s=R rtt_p50_us=P rtt_p99_us=P rtt_mean_us=M
+//!     rtt_min_us=M rtt_max_us=M tx_user_ms=U tx_sys_ms=S rx_user_ms=U
+//!     rx_sys_ms=S
+//!
+//! (tx_ is the client, rx_ the echoing receiver; percentiles are
+//! nearest-rank.) Round trips are timed with the CPU's time-stamp counter,
+//! scaled to nanoseconds by the monotonic clock over the whole run: a VM
+//! under TCG now and then boots without a calibrated TSC and keeps time in
+//! jiffies (4 ms steps), which would make single round trips unmeasurable,
+//! while the run's total stays accurate to a few tenths of a percent.
 //!
 //! Buffers: the sender's own vsock buffer bounds its window (Linux caps the
 //! credit it uses at its own buffer size too); it defaults to upstream's
@@ -43,6 +63,10 @@ use vsock::Fd;
 
 const MAGIC: u32 = 0x5053_5156; // "VQSP" little-endian
 const FLAG_QUIT: u32 = 1;
+/// The hello of a round-trip client: echo every record.
+const FLAG_ECHO: u32 = 2;
+/// Round trips before the timed ones (connection set-up, cold caches).
+const RTT_WARMUP: u32 = 16;
 const HELLO_LEN: usize = 16;
 const SUMMARY_LEN: usize = 48;
 const DEFAULT_PORT: u32 = 1300;
@@ -208,6 +232,9 @@ fn serve(conn: Fd, ty: SockType) -> Result<bool, String> {
     if size == 0 {
         return Err("record size 0 in the hello".into());
     }
+    if flags & FLAG_ECHO != 0 {
+        return echo(&conn, ty, size).map(|()| false);
+    }
     let mut buf = vec![0u8; size];
     let (user0, sys0) = cpu_us();
     let start = Instant::now();
@@ -235,6 +262,52 @@ fn serve(conn: Fd, ty: SockType) -> Result<bool, String> {
     s.sys_us = sys1 - sys0;
     send_all(&conn, ty, &s.encode())?;
     Ok(false)
+}
+
+/// Receives one record of `buf.len()` bytes (SOCK_SEQPACKET: one
+/// recvmsg(); SOCK_STREAM: as many reads as it takes). Ok(false) at the end
+/// of the connection before a record; Ok(true) with `damaged` set when a
+/// SOCK_SEQPACKET record had the wrong length or was truncated.
+fn recv_record(fd: &Fd, ty: SockType, buf: &mut [u8], damaged: &mut bool) -> Result<bool, String> {
+    let mut got = 0;
+    while got < buf.len() {
+        let r = vsock::recvmsg(fd, &mut buf[got..], 0).map_err(|e| err("recv", e))?;
+        if r.len == 0 {
+            if got == 0 {
+                return Ok(false);
+            }
+            return Err("connection closed inside a record".into());
+        }
+        if ty == SockType::Seqpacket {
+            *damaged = r.len != buf.len() || r.trunc();
+            return Ok(true);
+        }
+        got += r.len;
+    }
+    Ok(true)
+}
+
+/// The receiver's side of `rtt`: sends every record back as it came, until
+/// the client shuts down, then answers with its summary.
+fn echo(conn: &Fd, ty: SockType, size: usize) -> Result<(), String> {
+    let mut buf = vec![0u8; size];
+    let (user0, sys0) = cpu_us();
+    let start = Instant::now();
+    let mut s = Summary::default();
+    let mut damaged = false;
+    while recv_record(conn, ty, &mut buf, &mut damaged)? {
+        s.records += 1;
+        s.bytes += size as u64;
+        if damaged {
+            s.damaged += 1;
+        }
+        send_all(conn, ty, &buf)?;
+    }
+    s.elapsed_ns = start.elapsed().as_nanos() as u64;
+    let (user1, sys1) = cpu_us();
+    s.user_us = user1 - user0;
+    s.sys_us = sys1 - sys0;
+    send_all(conn, ty, &s.encode())
 }
 
 fn receiver(port: u32, buf_size: u64, once: bool) -> Result<(), String> {
@@ -298,10 +371,37 @@ struct SenderArgs {
     label: String,
 }
 
+/// SO_VM_SOCKETS_CONNECT_TIMEOUT (its 64-bit timeval form on x86_64).
+const SO_VM_SOCKETS_CONNECT_TIMEOUT: libc::c_int = 6;
+
+/// A connect() may wait this long: the default 2 s is too short for an L1
+/// under TCG on a loaded machine.
+fn set_connect_timeout(fd: &Fd, d: Duration) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_usec: d.subsec_micros() as libc::suseconds_t,
+    };
+    // SAFETY: tv is a valid timeval of the size passed.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.raw(),
+            libc::AF_VSOCK,
+            SO_VM_SOCKETS_CONNECT_TIMEOUT,
+            &tv as *const libc::timeval as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 fn connect(cid: u32, port: u32, ty: SockType, buf_size: u64) -> Result<Fd, String> {
     let what = format!("connect to {cid}:{port} ({})", ty.name());
     let fd = vsock::socket(ty.raw()).map_err(|e| err(&what, e))?;
     vsock::set_buffer_size(&fd, buf_size).map_err(|e| err(&what, e))?;
+    set_connect_timeout(&fd, STALL_TIMEOUT).map_err(|e| err(&what, e))?;
     vsock::connect(&fd, cid, port).map_err(|e| err(&what, e))?;
     vsock::set_recv_timeout(&fd, STALL_TIMEOUT).map_err(|e| err("SO_RCVTIMEO", e))?;
     vsock::set_send_timeout(&fd, STALL_TIMEOUT).map_err(|e| err("SO_SNDTIMEO", e))?;
@@ -364,6 +464,114 @@ fn sender(a: &SenderArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// A clock for single round trips: the time-stamp counter where there is
+/// one (see the top of the file), else the monotonic clock in nanoseconds.
+#[cfg(target_arch = "x86_64")]
+fn ticks() -> u64 {
+    // SAFETY: RDTSC only reads the time-stamp counter; Linux lets user
+    // space execute it.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn ticks() -> u64 {
+    use std::sync::OnceLock;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+/// What ticks() reads, for the RESULT line.
+#[cfg(target_arch = "x86_64")]
+const TIMER: &str = "tsc";
+#[cfg(not(target_arch = "x86_64"))]
+const TIMER: &str = "monotonic";
+
+/// Nearest-rank percentile `p` (0-100] of sorted `v`, which is not empty.
+fn percentile(v: &[u64], p: u32) -> u64 {
+    let rank = (v.len() * p as usize).div_ceil(100).max(1);
+    v[rank - 1]
+}
+
+/// The client of a round-trip run: one record out, its echo back, again.
+fn rtt(a: &SenderArgs) -> Result<(), String> {
+    let fd = connect(a.cid, a.ty.port(a.port), a.ty, a.buf_size)?;
+    send_all(&fd, a.ty, &hello(a.size, FLAG_ECHO))?;
+    let record: Vec<u8> = (0..a.size).map(|i| (i as u8) ^ 0x5a).collect();
+    let mut back = vec![0u8; a.size as usize];
+    let mut damaged = false;
+    let mut round_trip = |fd: &Fd| -> Result<(), String> {
+        send_all(fd, a.ty, &record)?;
+        if !recv_record(fd, a.ty, &mut back, &mut damaged)? {
+            return Err("the receiver closed the connection".into());
+        }
+        if damaged || back.first() != record.first() || back.last() != record.last() {
+            return Err(format!(
+                "the echo of a {}-byte record came back damaged",
+                a.size
+            ));
+        }
+        Ok(())
+    };
+    for _ in 0..RTT_WARMUP {
+        round_trip(&fd)?;
+    }
+    let limit = match a.amount {
+        Amount::Duration(d) => d,
+        Amount::Bytes(_) => return Err("rtt takes --duration, not --bytes".into()),
+    };
+    let mut times: Vec<u64> = Vec::with_capacity(1 << 16);
+    let (user0, sys0) = cpu_us();
+    let start = Instant::now();
+    let ticks0 = ticks();
+    while start.elapsed() < limit {
+        let t = ticks();
+        round_trip(&fd)?;
+        times.push(ticks().wrapping_sub(t));
+    }
+    let ticks_total = ticks().wrapping_sub(ticks0);
+    let elapsed = start.elapsed().as_secs_f64();
+    // Ticks to nanoseconds, by the monotonic clock over the whole run.
+    let ns_per_tick = elapsed * 1e9 / ticks_total.max(1) as f64;
+    for t in &mut times {
+        *t = (*t as f64 * ns_per_tick) as u64;
+    }
+    vsock::shutdown(&fd, libc::SHUT_WR).map_err(|e| err("shutdown", e))?;
+    let (user1, sys1) = cpu_us();
+    let rx = read_summary(&fd, a.ty)?;
+    let n = times.len() as u64;
+    let expected = n + u64::from(RTT_WARMUP);
+    if rx.damaged != 0 || rx.records != expected {
+        return Err(format!(
+            "{expected} round trips; the receiver echoed {} records, {} damaged",
+            rx.records, rx.damaged
+        ));
+    }
+    let mean = times.iter().sum::<u64>() as f64 / n as f64;
+    times.sort_unstable();
+    let us = |ns: u64| ns as f64 / 1000.0;
+    let ms = |us: u64| us as f64 / 1000.0;
+    println!(
+        "RESULT label={} mode=rtt type={} size={} round_trips={n} secs={elapsed:.3} timer={TIMER} \
+         round_trips_per_s={:.0} rtt_p50_us={:.1} rtt_p99_us={:.1} rtt_mean_us={:.1} \
+         rtt_min_us={:.1} rtt_max_us={:.1} tx_user_ms={:.1} tx_sys_ms={:.1} rx_user_ms={:.1} \
+         rx_sys_ms={:.1}",
+        a.label,
+        a.ty.name(),
+        a.size,
+        n as f64 / elapsed,
+        us(percentile(&times, 50)),
+        us(percentile(&times, 99)),
+        mean / 1000.0,
+        us(times[0]),
+        us(times[times.len() - 1]),
+        ms(user1 - user0),
+        ms(sys1 - sys0),
+        ms(rx.user_us),
+        ms(rx.sys_us),
+    );
+    Ok(())
+}
+
 fn quit(cid: u32, port: u32) -> Result<(), String> {
     let fd = connect(cid, port, SockType::Seqpacket, DEFAULT_TX_WINDOW)?;
     send_all(&fd, SockType::Seqpacket, &hello(0, FLAG_QUIT))?;
@@ -388,6 +596,8 @@ const USAGE: &str = "usage:
   vsock_seqpacket_perf receiver [--port P] [--buf-size B] [--once]
   vsock_seqpacket_perf sender --cid C [--port P] --type seqpacket|stream --size N
                        [--bytes N | --duration SECONDS] [--buf-size B] [--label L]
+  vsock_seqpacket_perf rtt --cid C [--port P] --type seqpacket|stream --size N
+                       [--duration SECONDS] [--buf-size B] [--label L]
   vsock_seqpacket_perf quit --cid C [--port P]
 The receiver listens on P (SOCK_SEQPACKET) and P+1 (SOCK_STREAM); P defaults to 1300.";
 
@@ -398,6 +608,7 @@ enum Command {
         once: bool,
     },
     Sender(SenderArgs),
+    Rtt(SenderArgs),
     Quit {
         cid: u32,
         port: u32,
@@ -467,17 +678,25 @@ fn parse(args: &[String]) -> Result<Command, String> {
             buf_size: buf_size.unwrap_or(DEFAULT_RX_BUF_SIZE),
             once,
         },
-        "sender" => {
-            let size = size.ok_or("sender needs --size")?;
-            Command::Sender(SenderArgs {
-                cid: cid.ok_or("sender needs --cid")?,
+        "sender" | "rtt" => {
+            let size = size.ok_or_else(|| format!("{mode} needs --size"))?;
+            let a = SenderArgs {
+                cid: cid.ok_or_else(|| format!("{mode} needs --cid"))?,
                 buf_size: buf_size.unwrap_or(DEFAULT_TX_WINDOW.max(2 * u64::from(size))),
                 port,
-                ty: ty.ok_or("sender needs --type")?,
+                ty: ty.ok_or_else(|| format!("{mode} needs --type"))?,
                 size,
                 amount: amount.unwrap_or(Amount::Duration(Duration::from_secs(1))),
                 label,
-            })
+            };
+            if mode == "rtt" {
+                if matches!(a.amount, Amount::Bytes(_)) {
+                    return Err("rtt takes --duration, not --bytes".into());
+                }
+                Command::Rtt(a)
+            } else {
+                Command::Sender(a)
+            }
         }
         "quit" => Command::Quit {
             cid: cid.ok_or("quit needs --cid")?,
@@ -507,6 +726,7 @@ fn main() -> ExitCode {
             once,
         } => receiver(port, buf_size, once),
         Command::Sender(a) => sender(&a),
+        Command::Rtt(a) => rtt(&a),
         Command::Quit { cid, port } => quit(cid, port),
     };
     match result {
@@ -543,6 +763,29 @@ mod tests {
         );
         assert_eq!(parse_hello(&[0u8; HELLO_LEN]), None);
         assert_eq!(parse_hello(&hello(1, 0)[..8]), None);
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<u64> = (1..=200).collect();
+        assert_eq!(percentile(&v, 50), 100);
+        assert_eq!(percentile(&v, 99), 198);
+        assert_eq!(percentile(&v, 100), 200);
+        assert_eq!(percentile(&[7], 50), 7);
+        assert_eq!(percentile(&[7], 99), 7);
+    }
+
+    #[test]
+    fn rtt_parses_and_refuses_bytes() {
+        let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert!(matches!(
+            parse(&args(
+                "rtt --cid 1 --type seqpacket --size 64 --duration 0.5"
+            )),
+            Ok(Command::Rtt(_))
+        ));
+        assert!(parse(&args("rtt --cid 1 --type stream --size 64 --bytes 1M")).is_err());
+        assert!(parse(&args("rtt --cid 1 --type stream")).is_err());
     }
 
     #[test]
