@@ -159,7 +159,13 @@ impl Control {
     /// Reads the next line of the running case. `waiting_for` only serves the
     /// error message.
     pub fn readln(&mut self, waiting_for: &str) -> Result<String, Fail> {
-        let line = self.read_line_raw(LINE_TIMEOUT).map_err(|f| {
+        self.readln_within(waiting_for, LINE_TIMEOUT)
+    }
+
+    /// [`Self::readln`] for a peer step that may take longer than
+    /// [`LINE_TIMEOUT`] (a large attack on a slow debug kernel).
+    pub fn readln_within(&mut self, waiting_for: &str, timeout: Duration) -> Result<String, Fail> {
+        let line = self.read_line_raw(timeout).map_err(|f| {
             Fail::with_fatal(
                 format!("while waiting for {waiting_for}: {}", f.msg),
                 f.fatal,
@@ -175,7 +181,12 @@ impl Control {
 
     /// Reads a line and checks it is exactly `want`.
     pub fn expectln(&mut self, want: &str) -> Result<(), Fail> {
-        let line = self.readln(&format!("{want:?}"))?;
+        self.expectln_within(want, LINE_TIMEOUT)
+    }
+
+    /// [`Self::expectln`] with a timeout of its own.
+    pub fn expectln_within(&mut self, want: &str, timeout: Duration) -> Result<(), Fail> {
+        let line = self.readln_within(&format!("{want:?}"), timeout)?;
         if line == want {
             Ok(())
         } else {

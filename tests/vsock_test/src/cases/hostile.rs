@@ -591,6 +591,11 @@ pub fn hostile_open_records(ctx: &mut Ctx) -> CaseResult {
 
 const FLOOD: usize = 3_000;
 
+/// Forging the flood takes minutes on a debug kernel under TCG (the host
+/// side of host<->guest on the debug kernel), more than the control
+/// channel's usual wait.
+const FLOOD_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// A flood of valid empty records (no credit needed) to a reader that reads
 /// nothing until the flood is over: they take bounded memory at the
 /// receiver, and every one of them is delivered.
@@ -615,9 +620,9 @@ pub fn hostile_empty_record_flood(ctx: &mut Ctx) -> CaseResult {
             }
             drop(fd);
             ctx.ctl.writeln("ATTACKED")?;
-            ctx.ctl.expectln("CHECKED")?;
+            ctx.ctl.expectln_within("CHECKED", FLOOD_TIMEOUT)?;
         } else {
-            ctx.ctl.expectln("ATTACKED")?;
+            ctx.ctl.expectln_within("ATTACKED", FLOOD_TIMEOUT)?;
             std::thread::sleep(Duration::from_millis(300));
             let held = base.saturating_sub(mem_available_kib());
             diag!("{d}: {held} KiB held by the queued flood");
