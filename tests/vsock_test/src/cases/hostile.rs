@@ -626,10 +626,19 @@ pub fn hostile_empty_record_flood(ctx: &mut Ctx) -> CaseResult {
             std::thread::sleep(Duration::from_millis(300));
             let held = base.saturating_sub(mem_available_kib());
             diag!("{d}: {held} KiB held by the queued flood");
-            ensure!(
-                held < 2048,
-                "{d}: {held} KiB held, expected the flood to share skbs"
-            );
+            // KASAN's quarantine keeps freed memory out of MemAvailable, so
+            // on the debug kernel (the one with kmemleak) the figure is not
+            // the queue's: there, that all of the flood arrives without a
+            // reset (the receive queue's per-skb budget would have reset an
+            // unshared flood after a few hundred) is the check.
+            if std::path::Path::new("/sys/kernel/debug/kmemleak").exists() {
+                diag!("{d}: debug kernel: memory bound not judged, delivery is");
+            } else {
+                ensure!(
+                    held < 2048,
+                    "{d}: {held} KiB held, expected the flood to share skbs"
+                );
+            }
             expect_record(&fd, &pattern::record(seed(43, dir, 0), 300), Some(true), &d)?;
             let mut buf = [0u8; 16];
             for i in 0..FLOOD {
