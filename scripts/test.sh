@@ -186,12 +186,12 @@ for layer in $LAYERS; do
 		step "debug: unload under load (3 cycles)" vm --kernel debug --layout loopback --param cycles=3 unload_load
 		# The debug kernel as L1, the host side that guests attack; L2
 		# runs the normal kernel. L2 needs minutes to boot on it.
-		step "debug: kernel vsock_test host<->guest (debug L1)" vm --kernel debug --layout hostguest kernel_suite
+		step "debug: kernel vsock_test host<->guest (debug L1)" vm --timeout 1200 --kernel debug --layout hostguest kernel_suite
 		if [[ ${results[-1]} == *"SKIP: L2 did not boot"* ]]; then
 			log "SKIP debug: suite host<->guest: L2 did not boot under the debug L1 just before"
 			record "debug: suite + hostile host<->guest (SKIP: L2 did not boot)" SKIP 0
 		else
-			step "debug: suite + hostile host<->guest (debug L1)" vm --kernel debug --layout hostguest suite
+			step "debug: suite + hostile host<->guest (debug L1)" vm --timeout 1200 --kernel debug --layout hostguest suite
 		fi
 		;;
 	suite)
