@@ -580,16 +580,26 @@ pub fn hostile_open_records(ctx: &mut Ctx) -> CaseResult {
         std::thread::sleep(Duration::from_millis(500));
         let left = base.saturating_sub(mem_available_kib());
         diag!("{d}: {left} KiB still held after close");
-        ensure!(
-            left <= bound / 8,
-            "{d}: {left} KiB still held after every connection closed"
-        );
+        // On the debug kernel KASAN's quarantine keeps freed memory out of
+        // MemAvailable; there the VM's kmemleak scan judges what is left.
+        if !debug_kernel() {
+            ensure!(
+                left <= bound / 8,
+                "{d}: {left} KiB still held after every connection closed"
+            );
+        }
         ctx.ctl.writeln("CHECKED")?;
     }
     Ok(Outcome::Pass)
 }
 
 const FLOOD: usize = 3_000;
+
+/// The debug kernel (the one with kmemleak, and KASAN), whose freed memory
+/// stays in KASAN's quarantine for a while.
+fn debug_kernel() -> bool {
+    std::path::Path::new("/sys/kernel/debug/kmemleak").exists()
+}
 
 /// Forging the flood takes minutes on a debug kernel under TCG (the host
 /// side of host<->guest on the debug kernel), more than the control
@@ -631,7 +641,7 @@ pub fn hostile_empty_record_flood(ctx: &mut Ctx) -> CaseResult {
             // the queue's: there, that all of the flood arrives without a
             // reset (the receive queue's per-skb budget would have reset an
             // unshared flood after a few hundred) is the check.
-            if std::path::Path::new("/sys/kernel/debug/kmemleak").exists() {
+            if debug_kernel() {
                 diag!("{d}: debug kernel: memory bound not judged, delivery is");
             } else {
                 ensure!(
