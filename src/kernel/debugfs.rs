@@ -38,10 +38,10 @@ impl Entry {
 
     /// Creates a read-only file showing `value`.
     pub fn u64(&self, name: &CStr, value: &'static AtomicU64) {
-        // SAFETY: `name` is NUL-terminated, the parent is valid by the type
-        // invariant, and `value` is a static, so it outlives the file.
         // `AtomicU64` has the in-memory representation of `u64`, and debugfs
         // reads it with a single load.
+        // SAFETY: `name` is NUL-terminated, the parent is valid by the type
+        // invariant, and `value` is a static, so it outlives the file.
         unsafe {
             bindings::debugfs_create_u64(name.as_char_ptr(), 0o444, self.dentry, value.as_ptr())
         };
