@@ -14,7 +14,7 @@ set_initial_counter() {
 # off on both sides), to print where markers and EOM framing differ.
 # With fault injection (debug kernel), also the two-faults-in-one-send and
 # merge-under-faults cases.
-EOM_CASES="--only=timed_out_send_sends_nothing --only=interrupted_send_sends_nothing --only=nonblocking_send_retries --only=sender_under_signal_storm --only=fault_two_in_one_send --only=fault_merge_under_faults --only=fault_random_sender --only=fault_random_receiver --only=credit_update_lost"
+EOM_CASES="--only=timed_out_send_sends_nothing --only=interrupted_send_sends_nothing --only=nonblocking_send_retries --only=sender_under_signal_storm --only=credit_request_big_record --only=fault_two_in_one_send --only=fault_merge_under_faults --only=fault_random_sender --only=fault_random_receiver --only=credit_update_lost"
 
 # --param cases=a,b (vm.sh): only these cases, in the all and eom passes
 # (for working on a few cases; the wrap pass is left out then).

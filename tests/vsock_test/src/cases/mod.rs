@@ -73,6 +73,10 @@ pub const CASES: &[Case] = &[
         "sender_under_signal_storm",
         sendrules::sender_under_signal_storm,
     ),
+    case(
+        "credit_request_big_record",
+        sendrules::credit_request_big_record,
+    ),
     case("fault_injection_sweep", faults::fault_injection_sweep),
     case("fault_two_in_one_send", faultstorm::fault_two_in_one_send),
     case("fault_random_sender", faultstorm::fault_random_sender),

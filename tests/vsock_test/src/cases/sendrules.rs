@@ -9,7 +9,7 @@ use crate::vsock;
 use crate::{diag, ensure, pattern};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn seed(case: u64, dir: Dir, index: usize) -> u64 {
     pattern::seed_of(&[case, dir as u64, index as u64])
@@ -278,6 +278,93 @@ pub fn sender_under_signal_storm(ctx: &mut Ctx) -> CaseResult {
             read_slowly(ctx, &fd, d, STORM_RECORDS, Duration::from_millis(3), |i| {
                 pattern::record(seed(33, dir, i), len)
             })?;
+        }
+    }
+    Ok(Outcome::Pass)
+}
+
+const ASK_SMALL: usize = 64;
+const ASK_SMALL_COUNT: usize = 16;
+
+/// A marker connection's reader does not return credit after every record,
+/// only when the sender may need it, so a sender whose record needs more
+/// than the credit it knows of asks for it (CREDIT_REQUEST). Small records
+/// leave a little credit unacknowledged, then comes a record of the whole
+/// buffer: first once the reader has taken the small ones (the answer to the
+/// request returns the credit), then while the reader takes them only later
+/// (the reader remembers the request and updates once it has caught up).
+/// Each big record must go out within SO_SNDTIMEO: a sender that never got
+/// the credit back would wait for good.
+pub fn credit_request_big_record(ctx: &mut Ctx) -> CaseResult {
+    for dir in Dir::BOTH {
+        let d = dir.name();
+        let fd = ctx.establish()?;
+        if ctx.sends(dir) {
+            let peer_buf = ctx.ctl.expect_u64("BUFSIZE")?;
+            let limit = record_limit(&fd, peer_buf)?;
+            ctx.ctl.write_value("LEN", limit)?;
+            vsock::set_send_timeout(&fd, Duration::from_secs(5))
+                .map_err(|e| format!("SO_SNDTIMEO: {e}"))?;
+            for (round, reader_first) in [true, false].into_iter().enumerate() {
+                for i in 0..ASK_SMALL_COUNT {
+                    send_record(
+                        &fd,
+                        &pattern::record(seed(35, dir, round * 100 + i), ASK_SMALL),
+                        libc::MSG_EOR,
+                        &format!("{d}: round {round}: small record {i}"),
+                    )?;
+                }
+                if reader_first {
+                    ctx.ctl.expectln("TAKEN")?;
+                }
+                let t = Instant::now();
+                send_record(
+                    &fd,
+                    &pattern::record(seed(35, dir, round * 100 + 99), limit),
+                    libc::MSG_EOR,
+                    &format!(
+                        "{d}: round {round}: a {limit}-byte record after {ASK_SMALL_COUNT} of {ASK_SMALL} bytes that the reader had {}taken (its credit never came back)",
+                        if reader_first { "" } else { "not yet " }
+                    ),
+                )?;
+                diag!(
+                    "{d}: round {round}: the {limit}-byte record went out after {} ms, the small records {}",
+                    t.elapsed().as_millis(),
+                    if reader_first { "taken before" } else { "taken after" }
+                );
+                ctx.ctl.writeln("SENT")?;
+            }
+            ctx.ctl.expectln("RECEIVED")?;
+        } else {
+            let buf = vsock::buffer_size(&fd).map_err(|e| format!("buffer size: {e}"))?;
+            ctx.ctl.write_value("BUFSIZE", buf)?;
+            let limit = ctx.ctl.expect_u64("LEN")? as usize;
+            for (round, reader_first) in [true, false].into_iter().enumerate() {
+                if !reader_first {
+                    // The sender waits for the big record's credit meanwhile.
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+                for i in 0..ASK_SMALL_COUNT {
+                    expect_record(
+                        &fd,
+                        &pattern::record(seed(35, dir, round * 100 + i), ASK_SMALL),
+                        Some(true),
+                        &format!("{d}: round {round}: small record {i}"),
+                    )?;
+                }
+                if reader_first {
+                    ctx.ctl.writeln("TAKEN")?;
+                }
+                expect_record(
+                    &fd,
+                    &pattern::record(seed(35, dir, round * 100 + 99), limit),
+                    Some(true),
+                    &format!("{d}: round {round}: the {limit}-byte record"),
+                )?;
+                ctx.ctl.expectln("SENT")?;
+            }
+            expect_nothing_queued(&fd, d)?;
+            ctx.ctl.writeln("RECEIVED")?;
         }
     }
     Ok(Outcome::Pass)
