@@ -121,7 +121,8 @@ qemu_cpu_ticks() {
 }
 # hmp COMMAND...: runs commands on the VM's QEMU monitor, prints replies.
 hmp() {
-	printf '%s\n' "$@" | socat -t 2 - "UNIX-CONNECT:$work/monitor.sock" 2>/dev/null | tr -d '\r' | grep -v '^(qemu)\|^QEMU .* monitor'
+	printf '%s\n' "$@" | socat -t 2 - "UNIX-CONNECT:$work/monitor.sock" 2>/dev/null | tr -d '\r' |
+		grep -v '^(qemu)\|^QEMU .* monitor' || true
 }
 # unstick WHY PROGRESS: the VMs look stuck. Writes what QEMU's vCPU is
 # doing to the log (is it halted? where?), then nudges it from outside,
