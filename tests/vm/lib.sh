@@ -59,7 +59,8 @@ stop_capture() {
 
 # start_l2 SCENARIO [extra QEMU arguments]: boots the L2 guest (CID 3) in
 # the background; its console goes to /host/run/l2.log. VSQ_L2_ARGS adds
-# to its kernel command line.
+# to its kernel command line; a case selection (vm.sh --param cases=) goes
+# along, so that both halves of a scenario run the same cases.
 start_l2() {
 	scenario=$1; shift
 	mount_hostroot || { say "cannot mount the host root over 9p"; return 1; }
@@ -76,7 +77,7 @@ start_l2() {
 	: >/host/run/l2.log
 	hostrun timeout "${VSQ_l2timeout:-600}" qemu-system-x86_64 $accel -m 512M -smp 1 \
 		-kernel "$VSQ_build/bzImage" -initrd "$VSQ_build/initramfs.cpio.gz" \
-		-append "console=ttyS0 quiet panic=-1 no_timer_check vsq.role=l2 vsq.module=$VSQ_l2module vsq.peermodule=$VSQ_module vsq.scenario=$scenario ${VSQ_L2_ARGS:-}" \
+		-append "console=ttyS0 quiet panic=-1 no_timer_check vsq.role=l2 vsq.module=$VSQ_l2module vsq.peermodule=$VSQ_module vsq.scenario=$scenario ${VSQ_cases:+vsq.cases=$VSQ_cases} ${VSQ_L2_ARGS:-}" \
 		-nographic -no-reboot -monitor none -serial stdio -nodefaults \
 		-device vhost-vsock-pci,guest-cid=3 "$@" >/host/run/l2.log 2>&1 &
 	L2_PID=$!
