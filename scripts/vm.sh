@@ -14,6 +14,8 @@
 # lockdep, fault injection) in the loopback VM or L1; L2 stays normal.
 # --kernel builtin boots the kernel with vsock_seqpacket built in
 # (build/builtin); use it with --module none.
+# VSQ_L1_ARGS adds to the command line of the loopback VM or L1 (an
+# experiment: kvm_amd.vgif=0, say).
 # --param passes vsq.KEY=VALUE on the kernel command line, which /init
 # turns into $VSQ_KEY for the scenario.
 # --out DIR receives what the scenario wrote to /out in the loopback VM or L1
@@ -105,7 +107,7 @@ mv "$work/initramfs.cpio.gz" "$BUILD/initramfs.cpio.gz"
 
 if [ "$layout" = loopback ]; then
 	role=loopback mem=1G
-	append="vsq.role=loopback vsq.module=$hostmod vsq.scenario=$scenario vsq.top=$TOP$params"
+	append="vsq.role=loopback vsq.module=$hostmod vsq.scenario=$scenario vsq.top=$TOP$params ${VSQ_L1_ARGS:-}"
 else
 	role=l1 mem=2G
 	append="vsq.top=$TOP vsq.role=l1 vsq.l2accel=${VSQ_L2_ACCEL:-kvm} vsq.l2timeout=$((timeout - 30)) vsq.module=$hostmod vsq.l2module=$guestmod vsq.scenario=$scenario vsq.build=$BUILD$params ${VSQ_L1_ARGS:-}"
