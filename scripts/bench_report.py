@@ -195,6 +195,30 @@ def markdown(table, machine, date, params, rtable=None):
     return "\n".join(lines) + "\n"
 
 
+def bars(ax, sizes_of, key, title, ylabel):
+    """One subplot: for each record size a bar a framing, the median of
+    `key` over the repetitions, with their min-max range."""
+    width = 0.27
+    sizes = sorted(sizes_of)
+    for i, framing in enumerate(FRAMINGS):
+        meds, lo, hi = [], [], []
+        for size in sizes:
+            vals = [r[key] for r in sizes_of[size][framing].values()] or [0]
+            med = statistics.median(vals)
+            meds.append(med)
+            lo.append(med - min(vals))
+            hi.append(max(vals) - med)
+        xs = [x + (i - 1) * width for x in range(len(sizes))]
+        ax.bar(xs, meds, width, yerr=[lo, hi], capsize=2,
+               label={"eom": "EOM (upstream)", "stream": "SOCK_STREAM"}.get(framing, framing))
+    ax.set_xticks(range(len(sizes)), [human_size(s) for s in sizes])
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.set_xlabel("record size")
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", which="both", alpha=0.3)
+
+
 def chart(table, path, rtable=None):
     import matplotlib
     matplotlib.use("Agg")
@@ -204,47 +228,15 @@ def chart(table, path, rtable=None):
     rows = 2 if rtable else 1
     fig, axes = plt.subplots(rows, len(layouts), figsize=(5 * len(layouts), 4.2 * rows),
                              squeeze=False)
-    width = 0.27
     for ax, layout in zip(axes[0], layouts):
-        sizes = sorted(table[layout])
-        for i, framing in enumerate(FRAMINGS):
-            meds, lo, hi = [], [], []
-            for size in sizes:
-                vals = [r["mb_per_s"] for r in table[layout][size][framing].values()] or [0]
-                med = statistics.median(vals)
-                meds.append(med)
-                lo.append(med - min(vals))
-                hi.append(max(vals) - med)
-            xs = [x + (i - 1) * width for x in range(len(sizes))]
-            ax.bar(xs, meds, width, yerr=[lo, hi], capsize=2,
-                   label={"eom": "EOM (upstream)", "stream": "SOCK_STREAM"}.get(framing, framing))
-        ax.set_xticks(range(len(sizes)), [human_size(s) for s in sizes])
-        ax.set_yscale("log")
-        ax.set_title(LAYOUT_NAMES.get(layout, layout))
-        ax.set_xlabel("record size")
-        ax.set_ylabel("MB/s (median, min-max)")
-        ax.grid(axis="y", which="both", alpha=0.3)
+        bars(ax, table[layout], "mb_per_s", LAYOUT_NAMES.get(layout, layout),
+             "MB/s (median, min-max)")
     axes[0][0].legend()
     if rtable:
         for ax, layout in zip(axes[1], layouts):
-            sizes = sorted(rtable.get(layout, {}))
-            for i, framing in enumerate(FRAMINGS):
-                meds, lo, hi = [], [], []
-                for size in sizes:
-                    vals = [r["rtt_p50_us"] for r in rtable[layout][size][framing].values()] or [0]
-                    med = statistics.median(vals)
-                    meds.append(med)
-                    lo.append(med - min(vals))
-                    hi.append(max(vals) - med)
-                xs = [x + (i - 1) * width for x in range(len(sizes))]
-                ax.bar(xs, meds, width, yerr=[lo, hi], capsize=2,
-                       label={"eom": "EOM (upstream)", "stream": "SOCK_STREAM"}.get(framing, framing))
-            ax.set_xticks(range(len(sizes)), [human_size(s) for s in sizes])
-            ax.set_yscale("log")
-            ax.set_title(f"{LAYOUT_NAMES.get(layout, layout)}: round trip")
-            ax.set_xlabel("record size")
-            ax.set_ylabel("p50 µs (median, min-max; lower is better)")
-            ax.grid(axis="y", which="both", alpha=0.3)
+            bars(ax, rtable.get(layout, {}), "rtt_p50_us",
+                 f"{LAYOUT_NAMES.get(layout, layout)}: round trip",
+                 "p50 µs (median, min-max; lower is better)")
     fig.suptitle("vsock SOCK_SEQPACKET: SEQ_BEGIN/SEQ_END markers vs EOM framing vs SOCK_STREAM")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

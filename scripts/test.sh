@@ -141,6 +141,15 @@ perf_smoke() {
 	return $ok
 }
 
+# have_kernel FLAVOR LAYER: the FLAVOR kernel was built; if not, the layer
+# is recorded as failed, with how to build it.
+have_kernel() {
+	[ -e "$BUILD/$1/bzImage" ] && return 0
+	log "$1 kernel missing: VSQ_FLAVOR=$1 scripts/kernel.sh (make test builds it)"
+	record "$2" FAIL 0
+	return 1
+}
+
 # A function, not `bash -c`: this shell's pipefail then covers the pipe, so a
 # failing cargo test fails the layer although tail succeeds.
 core_tests() {
@@ -177,11 +186,7 @@ for layer in $LAYERS; do
 		# The same tests on the debug kernel (KASAN, kmemleak, lockdep,
 		# fault injection): every VM also fails on a splat or a kmemleak
 		# object.
-		if [ ! -e "$BUILD/debug/bzImage" ]; then
-			log "debug kernel missing: VSQ_FLAVOR=debug scripts/kernel.sh (make test builds it)"
-			record "debug kernel" FAIL 0
-			continue
-		fi
+		have_kernel debug "debug kernel" || continue
 		step "debug: kernel vsock_test loopback" vm --kernel debug --layout loopback kernel_suite
 		step "debug: suite + hostile + faults loopback" vm --kernel debug --layout loopback suite
 		step "debug: unload under load (3 cycles)" vm --kernel debug --layout loopback --param cycles=3 unload_load
@@ -200,11 +205,7 @@ for layer in $LAYERS; do
 		fi
 		;;
 	builtin)
-		if [ ! -e "$BUILD/builtin/bzImage" ]; then
-			log "built-in kernel missing: VSQ_FLAVOR=builtin scripts/kernel.sh (make test builds it)"
-			record "module built in (=y)" FAIL 0
-			continue
-		fi
+		have_kernel builtin "module built in (=y)" || continue
 		step "module built in (=y): markers with no insmod" vm --kernel builtin --module none builtin
 		;;
 	perf) step "perf smoke loopback (make bench)" perf_smoke ;;

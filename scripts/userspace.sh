@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build the static userspace programs that go into the VMs: the kernel's own
-# tools/testing/vsock/vsock_test (from the cached tree) and the project's
-# Rust tools (tests/vsock_test, tests/relay), and the capture checker
-# tools/wire_check, which runs on the host (build/tools, not in the VMs).
+# tools/testing/vsock/vsock_test (from the cached tree), the project's suite
+# (tests/vsock_test) and Rust tools (tools/vm: relay and demo; tools/perf:
+# the benchmark), and the capture checker tools/wire_check, which runs on
+# the host (build/tools, not in the VMs).
 set -euo pipefail
 LOG_TAG=userspace
 . "$(dirname "$0")/lib.sh"
@@ -16,7 +17,7 @@ install -m 0755 "$KSRC/tools/testing/vsock/vsock_test" "$BUILD/bin/vsock_test"
 
 # --target keeps crt-static away from build scripts and proc-macros.
 TARGET=x86_64-unknown-linux-gnu
-packages=(-p vsock-seqpacket-tools -p vsock-seqpacket-wire-check)
+packages=(-p vsock-seqpacket-tools -p vsock-seqpacket-perf -p vsock-seqpacket-wire-check)
 [ -f "$TOP/tests/vsock_test/Cargo.toml" ] && packages+=(-p vsock-seqpacket-tests)
 (cd "$TOP" && RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --release --target "$TARGET" "${packages[@]}") ||
 	die "building the Rust test tools failed"

@@ -14,15 +14,13 @@ use crate::proto::reasm::ViolationKind;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use kernel::{c_str, debugfs::Dir, str::CStr};
 
-/// The module's counters.
+/// The module's counters. Only marker connections count records, so they
+/// also tell a marker connection from a fallback one.
 pub(crate) struct Stats {
     pub(crate) records_sent: AtomicU64,
     pub(crate) bytes_sent: AtomicU64,
     pub(crate) records_received: AtomicU64,
     pub(crate) bytes_received: AtomicU64,
-    pub(crate) records_truncated: AtomicU64,
-    pub(crate) connections_markers: AtomicU64,
-    pub(crate) connections_fallback: AtomicU64,
     pub(crate) violations: [AtomicU64; ViolationKind::COUNT],
 }
 
@@ -35,9 +33,6 @@ pub(crate) static STATS: Stats = Stats {
     bytes_sent: ZERO,
     records_received: ZERO,
     bytes_received: ZERO,
-    records_truncated: ZERO,
-    connections_markers: ZERO,
-    connections_fallback: ZERO,
     violations: [ZERO; ViolationKind::COUNT],
 };
 
@@ -69,9 +64,6 @@ impl Files {
         dir.u64(c_str!("bytes_sent"), &s.bytes_sent);
         dir.u64(c_str!("records_received"), &s.records_received);
         dir.u64(c_str!("bytes_received"), &s.bytes_received);
-        dir.u64(c_str!("records_truncated"), &s.records_truncated);
-        dir.u64(c_str!("connections_markers"), &s.connections_markers);
-        dir.u64(c_str!("connections_fallback"), &s.connections_fallback);
         dir.u32_rw(c_str!("initial_counter"), &INITIAL_COUNTER);
         dir.bool_rw(c_str!("markers"), &MARKERS_ENABLED);
 

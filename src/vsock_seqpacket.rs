@@ -105,15 +105,6 @@ impl Framing for Connection {
         })
     }
 
-    fn established(_sock: &Socket, markers: bool) {
-        let counter = if markers {
-            &STATS.connections_markers
-        } else {
-            &STATS.connections_fallback
-        };
-        add(counter, 1);
-    }
-
     /// Sends a whole record: the socket layer calls this only once the
     /// peer's credit covers all of it, so every call is a new record. The
     /// core plans both markers; the transport builds every packet before it
@@ -180,12 +171,6 @@ impl Framing for Connection {
                 .rx
                 .on_shutdown()
                 .map_err(|violation| reject(sock, violation)),
-        }
-    }
-
-    fn dequeued(_sock: &Socket, record_len: Result<usize>, buf_len: usize) {
-        if matches!(record_len, Ok(len) if len > buf_len) {
-            add(&STATS.records_truncated, 1);
         }
     }
 }

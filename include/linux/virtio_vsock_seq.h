@@ -26,8 +26,9 @@ enum virtio_vsock_seq_verdict {
 };
 
 /* SOCK_SEQPACKET framing with VIRTIO_VSOCK_OP_SEQ_BEGIN/SEQ_END. Every
- * callback but established() runs under lock_sock() of @vsk, whose
- * vsk->trans->seq_priv belongs to the provider from init() to destroy().
+ * callback runs under lock_sock() of @vsk (destroy() may also run once the
+ * socket has no other user), whose vsk->trans->seq_priv belongs to the
+ * provider from init() to destroy().
  */
 struct virtio_vsock_seq_ops {
 	struct module *owner;
@@ -37,10 +38,6 @@ struct virtio_vsock_seq_ops {
 	int (*init)(struct vsock_sock *vsk);
 	/* The socket is being destructed: free the framing state. */
 	void (*destroy)(struct vsock_sock *vsk);
-	/* A SOCK_SEQPACKET connection was established, with or without
-	 * markers. Optional; runs under rcu_read_lock(), must not sleep.
-	 */
-	void (*established)(struct vsock_sock *vsk, bool markers);
 	/* Send a whole record of @len bytes with
 	 * virtio_transport_send_seq_record(): the peer's credit covers it.
 	 */
@@ -56,11 +53,6 @@ struct virtio_vsock_seq_ops {
 	int (*recv)(struct vsock_sock *vsk, u16 op, u32 flags,
 		    const struct virtio_vsock_seq_hdr *hdr, u32 len,
 		    u32 buf_alloc);
-	/* Optional: a record of @record_len bytes (or a negative errno) was
-	 * dequeued into a buffer of @buf_len bytes.
-	 */
-	void (*dequeued)(struct vsock_sock *vsk, ssize_t record_len,
-			 size_t buf_len);
 };
 
 int virtio_vsock_seq_register(const struct virtio_vsock_seq_ops *ops);

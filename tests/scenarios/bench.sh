@@ -11,7 +11,7 @@
 # of the machine spreads over all framings. Each result is printed as a
 # "BENCH layout=... framing=... rep=... <RESULT fields>" line (round trips
 # carry mode=rtt); the sender checks in its statistics that the connection
-# used the framing named.
+# used the framing named (only marker connections count records).
 # Parameters (kernel command line): vsq.sizes=64,1K,... vsq.reps=N vsq.secs=S
 # vsq.rtt_sizes=64,1K,64K (empty: no round trips)
 
@@ -54,16 +54,16 @@ bench_one() { # LAYOUT CID SIZE FRAMING REP sender|rtt
 	eom) echo 0 >$KNOB ;;
 	stream) echo 1 >$KNOB; type=stream ;;
 	esac
-	m0=$(stat_of connections_markers) f0=$(stat_of connections_fallback)
+	s0=$(stat_of records_sent) r0=$(stat_of records_received)
 	out=$(vsock_seqpacket_perf "$6" --cid "$2" --port $PERF_PORT --type $type --size "$3" \
 		--duration "$secs" --label "$1/$4/$5" 2>&1) || { say "bench: $1 $4 $3 rep $5 $6 FAILED: $out"; return 1; }
-	m1=$(stat_of connections_markers) f1=$(stat_of connections_fallback)
-	# The framing really was the one named: the sender's own connection counts.
+	s1=$(stat_of records_sent) r1=$(stat_of records_received)
+	# The framing really was the one named: the sender's own records count
+	# (and a round trip's echoes) with markers, and nothing counts without.
 	case $4 in
-	markers) [ "$m1" -gt "$m0" ] && [ "$f1" = "$f0" ] ;;
-	eom) [ "$f1" -gt "$f0" ] && [ "$m1" = "$m0" ] ;;
-	stream) [ "$m1" = "$m0" ] && [ "$f1" = "$f0" ] ;;
-	esac || { say "bench: $1 $4 $3 rep $5 used the wrong framing (markers $m0->$m1, fallback $f0->$f1)"; return 1; }
+	markers) [ "$s1" -gt "$s0" ] && { [ "$6" != rtt ] || [ "$r1" -gt "$r0" ]; } ;;
+	eom | stream) [ "$s1" = "$s0" ] && [ "$r1" = "$r0" ] ;;
+	esac || { say "bench: $1 $4 $3 rep $5 used the wrong framing (records_sent $s0->$s1, records_received $r0->$r1)"; return 1; }
 	say "BENCH layout=$1 framing=$4 rep=$5 ${out#RESULT } clock=$(clock_source)"
 }
 

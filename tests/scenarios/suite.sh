@@ -1,6 +1,7 @@
 # The project's own SOCK_SEQPACKET suite (tests/vsock_test), TAP output.
-# Two passes: every case with counters starting at 0, then the counter-wrap
-# case and the hostile peer with both ends' initial_counter just below 2^32.
+# Three passes: every case with counters starting at 0; the counter-wrap
+# case and the hostile peer with both ends' initial_counter just below 2^32;
+# the send rules (and fault cases) with EOM framing.
 
 WRAP_START=4294967256
 
@@ -14,15 +15,8 @@ set_initial_counter() {
 # off on both sides), to print where markers and EOM framing differ.
 # With fault injection (debug kernel), also the two-faults-in-one-send and
 # merge-under-faults cases.
-EOM_CASES="--only=timed_out_send_sends_nothing --only=interrupted_send_sends_nothing --only=nonblocking_send_retries --only=sender_under_signal_storm --only=credit_request_big_record --only=fault_two_in_one_send --only=fault_merge_under_faults --only=fault_random_sender --only=fault_random_receiver --only=credit_update_lost"
-
-# --param cases=a,b (vm.sh): only these cases, in the all and eom passes
-# (for working on a few cases; the wrap pass is left out then).
-only_cases() {
-	[ -n "${VSQ_cases:-}" ] || return 1
-	args=""
-	for c in $(echo "$VSQ_cases" | tr , ' '); do args="$args --only=$c"; done
-}
+EOM_CASES="timed_out_send_sends_nothing interrupted_send_sends_nothing nonblocking_send_retries sender_under_signal_storm credit_request_big_record fault_two_in_one_send fault_merge_under_faults fault_random_sender fault_random_receiver credit_update_lost"
+WRAP_CASES="counter_wrap hostile_violations"
 
 set_markers() {
 	[ -w /sys/kernel/debug/vsock_seqpacket/markers ] &&
@@ -30,24 +24,48 @@ set_markers() {
 	return 0
 }
 
+# select_cases OWN: the cases of a pass whose own list is OWN (empty: every
+# case) as the suite's arguments ($args). --param cases=a,b (vm.sh; L1 hands
+# it to L2) narrows every pass to those of its cases that are named, on both
+# sides alike; fails when that leaves a pass none.
+select_cases() {
+	local own=$1 c
+	args=""
+	if [ -z "${VSQ_cases:-}" ]; then
+		for c in $own; do args="$args --only=$c"; done
+		return 0
+	fi
+	for c in $(echo "$VSQ_cases" | tr , ' '); do
+		[ -z "$own" ] || case " $own " in *" $c "*) ;; *) continue ;; esac
+		args="$args --only=$c"
+	done
+	[ -n "$args" ]
+}
+
 # pass_setup all|wrap|eom: this side's counters, framing and the suite's
-# arguments ($args) for one pass.
+# arguments ($args) for one pass; fails when cases= leaves it no case.
 pass_setup() {
+	local own
+	case $1 in
+	all) own="" ;;
+	wrap) own=$WRAP_CASES ;;
+	eom) own=$EOM_CASES ;;
+	esac
+	if ! select_cases "$own"; then
+		say "$1 pass: none of its cases among cases=$VSQ_cases, not run"
+		return 1
+	fi
 	set_markers Y
 	case $1 in
-	all) args="" && set_initial_counter 0 ;;
-	wrap) args="--only=counter_wrap --only=hostile_violations" && set_initial_counter $WRAP_START ;;
-	eom) args="$EOM_CASES" && set_initial_counter 0 && set_markers N ;;
+	all | eom) set_initial_counter 0 ;;
+	wrap) set_initial_counter $WRAP_START ;;
 	esac
-	only_cases
+	[ "$1" = eom ] && set_markers N
 	# The fault cases make a debug kernel's run long.
 	args="$args --watchdog=1500"
 }
 
-# The passes to run: with --param cases=..., not the wrap pass.
-passes() {
-	if [ -n "${VSQ_cases:-}" ]; then echo all eom; else echo all wrap eom; fi
-}
+PASSES="all wrap eom"
 
 suite_server() { # PEER_CID LOG ARGS...
 	cid=$1 out=$2; shift 2
@@ -69,8 +87,8 @@ suite_report() {
 role_loopback() {
 	ok=0
 	insmod /lib/vsock_forge.ko || return 1
-	for pass in $(passes); do
-		pass_setup $pass
+	for pass in $PASSES; do
+		pass_setup $pass || continue
 		suite_server 1 /tmp/server-$pass.log $args &
 		server=$!
 		suite_client 1 /tmp/client-$pass.log $args; crc=$?
@@ -85,19 +103,25 @@ role_loopback() {
 	return $ok
 }
 
-# L1: server of guest->host, then client of host->guest (and the same for
-# the wrap pass). L2 mirrors it.
+# run_halves PLACE PEER_CID G2H H2G: each pass, guest-to-host (control port
+# 1235) then host-to-guest (1236), this side being G2H then H2G (server or
+# client) of the suite. L1 and L2 run the same passes with the same cases.
+run_halves() {
+	local place=$1 cid=$2 g2h=$3 h2g=$4 pass rc
+	for pass in $PASSES; do
+		pass_setup $pass || continue
+		suite_$g2h "$cid" /tmp/g2h-$g2h-$pass.log --control-port=1235 $args; rc=$?
+		suite_report "guest-to-host $pass: $g2h in $place" /tmp/g2h-$g2h-$pass.log $rc || ok=1
+		suite_$h2g "$cid" /tmp/h2g-$h2g-$pass.log --control-port=1236 $args; rc=$?
+		suite_report "host-to-guest $pass: $h2g in $place" /tmp/h2g-$h2g-$pass.log $rc || ok=1
+	done
+}
+
 role_l1() {
 	ok=0
 	insmod /lib/vsock_forge.ko || return 1
 	start_l2 suite || return 1
-	for pass in $(passes); do
-		pass_setup $pass
-		suite_server 3 /tmp/g2h-server-$pass.log --control-port=1235 $args; rc=$?
-		suite_report "guest-to-host $pass: server in L1" /tmp/g2h-server-$pass.log $rc || ok=1
-		suite_client 3 /tmp/h2g-client-$pass.log --control-port=1236 $args; rc=$?
-		suite_report "host-to-guest $pass: client in L1" /tmp/h2g-client-$pass.log $rc || ok=1
-	done
+	run_halves L1 3 server client
 	set_initial_counter 0
 	wait_l2 || { say "L2 failed"; ok=1; }
 	show_stats
@@ -108,13 +132,7 @@ role_l1() {
 role_l2() {
 	ok=0
 	insmod /lib/vsock_forge.ko || return 1
-	for pass in $(passes); do
-		pass_setup $pass
-		suite_client 2 /tmp/g2h-client-$pass.log --control-port=1235 $args; rc=$?
-		suite_report "guest-to-host $pass: client in L2" /tmp/g2h-client-$pass.log $rc || ok=1
-		suite_server 2 /tmp/h2g-server-$pass.log --control-port=1236 $args; rc=$?
-		suite_report "host-to-guest $pass: server in L2" /tmp/h2g-server-$pass.log $rc || ok=1
-	done
+	run_halves L2 2 client server
 	show_stats
 	rmmod vsock_forge || ok=1
 	return $ok

@@ -11,7 +11,7 @@
 
 use crate::{
     bindings,
-    error::{from_result, to_result, VTABLE_DEFAULT_ERROR},
+    error::{from_result, to_result},
     ffi::c_int,
     prelude::*,
     types::Opaque,
@@ -215,12 +215,6 @@ pub trait Framing: Sized + Send {
     /// leaves the connection to upstream's EOM framing.
     fn init(sock: &Socket) -> Result<Self>;
 
-    /// A SOCK_SEQPACKET connection was established, with or without
-    /// markers. Runs in atomic context.
-    fn established(_sock: &Socket, _markers: bool) {
-        kernel::build_error(VTABLE_DEFAULT_ERROR)
-    }
-
     /// Sends a whole record of `len` bytes of `msg` with
     /// [`Socket::send_record`]: the peer's credit covers it. Returns `len`.
     fn send_record(
@@ -238,12 +232,6 @@ pub trait Framing: Sized + Send {
     /// The peer shuts down or resets the connection; an error means that
     /// this cut an open record, and the reader gets it.
     fn close(&mut self, sock: &Socket, how: Close) -> Result;
-
-    /// A record of `record_len` bytes, or an error, was dequeued into a
-    /// buffer of `buf_len` bytes.
-    fn dequeued(_sock: &Socket, _record_len: Result<usize>, _buf_len: usize) {
-        kernel::build_error(VTABLE_DEFAULT_ERROR)
-    }
 }
 
 /// The `extern "C"` callbacks of a [`Framing`].
@@ -299,16 +287,6 @@ impl<T: Framing> Adapter<T> {
             // `init_callback`, and it has just been cleared: owned once.
             drop(unsafe { KBox::from_raw(raw.cast::<T>()) });
         }
-    }
-
-    /// # Safety
-    ///
-    /// `vsk` is a SOCK_SEQPACKET socket of a virtio transport that was just
-    /// established, with its lock held.
-    unsafe extern "C" fn established_callback(vsk: *mut bindings::vsock_sock, markers: bool) {
-        // SAFETY: By the function's requirements.
-        let sock = unsafe { Socket::from_raw(vsk) };
-        T::established(sock, markers);
     }
 
     /// # Safety
@@ -375,41 +353,13 @@ impl<T: Framing> Adapter<T> {
         })
     }
 
-    /// # Safety
-    ///
-    /// `vsk` is a locked marker connection.
-    unsafe extern "C" fn dequeued_callback(
-        vsk: *mut bindings::vsock_sock,
-        record_len: isize,
-        buf_len: usize,
-    ) {
-        // SAFETY: By the function's requirements.
-        let sock = unsafe { Socket::from_raw(vsk) };
-        let record_len = match usize::try_from(record_len) {
-            Ok(len) => Ok(len),
-            // CAST: A negative `ssize_t` from the transport is an errno.
-            Err(_) => Err(Error::from_errno(record_len as c_int)),
-        };
-        T::dequeued(sock, record_len, buf_len);
-    }
-
     /// The hook table of `T`, without its owner.
     const OPS: bindings::virtio_vsock_seq_ops = bindings::virtio_vsock_seq_ops {
         owner: core::ptr::null_mut(),
         init: Some(Self::init_callback),
         destroy: Some(Self::destroy_callback),
-        established: if T::HAS_ESTABLISHED {
-            Some(Self::established_callback)
-        } else {
-            None
-        },
         enqueue: Some(Self::enqueue_callback),
         recv: Some(Self::recv_callback),
-        dequeued: if T::HAS_DEQUEUED {
-            Some(Self::dequeued_callback)
-        } else {
-            None
-        },
     };
 }
 

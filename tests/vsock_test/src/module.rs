@@ -3,11 +3,12 @@
 //!
 //! Nothing on the socket API tells marker framing from upstream's EOM
 //! framing, so the cases that depend on it (zero-length records, counters,
-//! statistics) read the module's `connections_markers` and
-//! `connections_fallback` counters around connect()/accept() instead.
+//! statistics) exchange one probe record each way right after connecting
+//! and read the module's `records_sent` and `records_received` around it:
+//! only marker connections count records.
 
-use crate::harness::{Ctx, Fail, Role};
-use crate::vsock::Fd;
+use crate::harness::{Ctx, Dir, Fail, Role};
+use crate::vsock::{self, Fd};
 use std::fs;
 use std::path::Path;
 
@@ -41,9 +42,6 @@ pub struct Stats {
     pub bytes_sent: u64,
     pub records_received: u64,
     pub bytes_received: u64,
-    pub records_truncated: u64,
-    pub connections_markers: u64,
-    pub connections_fallback: u64,
     /// Sum of every file under `violations/`.
     pub violations: u64,
 }
@@ -68,9 +66,6 @@ impl Stats {
             bytes_sent: c("bytes_sent"),
             records_received: c("records_received"),
             bytes_received: c("bytes_received"),
-            records_truncated: c("records_truncated"),
-            connections_markers: c("connections_markers"),
-            connections_fallback: c("connections_fallback"),
             violations,
         })
     }
@@ -82,7 +77,7 @@ pub enum View {
     Markers,
     Fallback,
     NoModule,
-    /// Counters moved in neither or both ways.
+    /// The counters moved by something else than the probe records.
     Unknown,
 }
 
@@ -114,18 +109,36 @@ pub struct Framing {
     pub why: String,
 }
 
-fn view_of(before: Option<Stats>, after: Option<Stats>) -> View {
-    match (before, after) {
-        (Some(b), Some(a)) => {
-            let m = a.connections_markers > b.connections_markers;
-            let f = a.connections_fallback > b.connections_fallback;
-            match (m, f) {
-                (true, false) => View::Markers,
-                (false, true) => View::Fallback,
-                _ => View::Unknown,
-            }
-        }
-        _ => View::NoModule,
+/// How far `establish_framed` moves the marker counters: one probe record
+/// each way, a SEQ_BEGIN and a SEQ_END each. Cases that forge markers into
+/// the connection start counting there.
+pub const PROBE_COUNTER_STEPS: u32 = 2;
+
+/// The probe record, sent with MSG_EOR each way.
+const PROBE: &[u8] = b"probe";
+
+/// How the module's record counters moved around this side's probes: by
+/// `sent` while it sent its probe, by `received` while it received the
+/// peer's. A marker connection counts each probe once, a fallback one
+/// neither.
+#[derive(Debug, Clone, Copy)]
+struct Moved {
+    sent: u64,
+    received: u64,
+}
+
+fn view_of(moved: Option<Moved>) -> View {
+    match moved {
+        Some(Moved {
+            sent: 1,
+            received: 1,
+        }) => View::Markers,
+        Some(Moved {
+            sent: 0,
+            received: 0,
+        }) => View::Fallback,
+        Some(_) => View::Unknown,
+        None => View::NoModule,
     }
 }
 
@@ -145,10 +158,30 @@ impl Ctx<'_> {
     /// markers. Sides that disagree (one saw markers, the other a fallback)
     /// are a failure: the negotiation must be symmetric.
     pub fn establish_framed(&mut self) -> Result<(Fd, Framing), Fail> {
-        let before = Stats::read();
         let fd = self.establish()?;
-        let mine = view_of(before, Stats::read());
-        let my_text = explain(mine);
+        let mut moved = Stats::read().map(|_| Moved {
+            sent: 0,
+            received: 0,
+        });
+        for dir in Dir::BOTH {
+            let n = self.probe(&fd, dir)?;
+            if let Some(m) = moved.as_mut() {
+                match n {
+                    Some(n) if self.sends(dir) => m.sent = n,
+                    Some(n) => m.received = n,
+                    // The module went away between the probes.
+                    None => moved = None,
+                }
+            }
+        }
+        let mine = view_of(moved);
+        let mut my_text = explain(mine);
+        if let (View::Unknown, Some(m)) = (mine, moved) {
+            my_text += &format!(
+                " (records_sent moved by {} over our probe, records_received by {} over the peer's; expected 1 and 1, or 0 and 0)",
+                m.sent, m.received
+            );
+        }
         self.ctl
             .write_value("FRAMING", format!("{} {my_text}", mine.word()))?;
         let line = self.ctl.expect_value("FRAMING")?;
@@ -177,5 +210,58 @@ impl Ctx<'_> {
             },
         };
         Ok((fd, framing))
+    }
+
+    /// One probe record in `dir`; returns how far this side's module
+    /// counted it (`records_sent` on the sender, `records_received` on the
+    /// receiver), or None without the module. The receiver's window opens
+    /// before the sender sends, and neither side sends anything else
+    /// meanwhile, so on the loopback, where both share one module, each
+    /// side still sees only this record.
+    fn probe(&mut self, fd: &Fd, dir: Dir) -> Result<Option<u64>, Fail> {
+        let what = format!("{}: framing probe", dir.name());
+        if self.sends(dir) {
+            self.ctl.expectln("PROBE")?;
+            let before = Stats::read();
+            match vsock::send(fd, PROBE, libc::MSG_EOR) {
+                Ok(n) if n == PROBE.len() => {}
+                other => {
+                    return Err(Fail::new(format!(
+                        "{what}: send of a {}-byte record: expected {}, got {other:?}",
+                        PROBE.len(),
+                        PROBE.len()
+                    )))
+                }
+            }
+            let after = Stats::read();
+            self.ctl.expectln("PROBED")?;
+            Ok(before
+                .zip(after)
+                .map(|(b, a)| a.records_sent.wrapping_sub(b.records_sent)))
+        } else {
+            let before = Stats::read();
+            self.ctl.writeln("PROBE")?;
+            let mut buf = [0u8; 64];
+            let r = vsock::recvmsg(fd, &mut buf, 0).map_err(|e| {
+                Fail::new(format!(
+                    "{what}: expected the peer's probe record, recvmsg failed with {}",
+                    vsock::errno_name(&e)
+                ))
+            })?;
+            if &buf[..r.len] != PROBE || !r.eor() || r.trunc() {
+                return Err(Fail::new(format!(
+                    "{what}: expected the {}-byte probe record with MSG_EOR, got {} bytes {:?} (msg_flags {:#x})",
+                    PROBE.len(),
+                    r.len,
+                    &buf[..r.len],
+                    r.flags
+                )));
+            }
+            let after = Stats::read();
+            self.ctl.writeln("PROBED")?;
+            Ok(before
+                .zip(after)
+                .map(|(b, a)| a.records_received.wrapping_sub(b.records_received)))
+        }
     }
 }

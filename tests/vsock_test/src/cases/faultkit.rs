@@ -8,7 +8,8 @@
 //! Every file that is written while faults are armed is opened before: an
 //! open() allocates, and would take a fault meant for the socket call.
 
-use crate::harness::{Ctx, Fail};
+use crate::harness::{Ctx, Dir, Fail};
+use crate::vsock::Fd;
 use std::cell::RefCell;
 use std::fs;
 use std::io::{Read, Write};
@@ -60,6 +61,34 @@ pub fn agree(ctx: &mut Ctx, key: &str, need: &[&str]) -> Result<Option<String>, 
     } else {
         None
     })
+}
+
+/// Establishes one direction's connection of a fault case and names it by
+/// direction, framing and what else sets it apart, as "client->server
+/// (markers)" or "server->client (EOM framing, signal)".
+pub fn connection(ctx: &mut Ctx, dir: Dir, what: &[&str]) -> Result<(Fd, String), Fail> {
+    let (fd, framing) = ctx.establish_framed()?;
+    let mut parts = vec![if framing.markers {
+        "markers"
+    } else {
+        "EOM framing"
+    }];
+    parts.extend_from_slice(what);
+    Ok((fd, format!("{} ({})", dir.name(), parts.join(", "))))
+}
+
+/// The receiver's side of a sender that reports each record it got out
+/// whole as a `DELIVERED id` line and ends with `END`: the next id, or None
+/// at the end.
+pub fn next_delivered<T: std::str::FromStr>(ctx: &mut Ctx) -> Result<Option<T>, Fail> {
+    let line = ctx.ctl.readln("DELIVERED or END")?;
+    if line == "END" {
+        return Ok(None);
+    }
+    line.strip_prefix("DELIVERED ")
+        .and_then(|v| v.parse().ok())
+        .map(Some)
+        .ok_or_else(|| Fail::new(format!("bad line {line:?}")))
 }
 
 fn write_file(path: &str, value: &str) -> Result<(), Fail> {
@@ -245,6 +274,30 @@ impl Drop for Injector {
     }
 }
 
+/// More faults than any case can take: "no limit" that still counts down.
+const UNLIMITED: i64 = 1_000_000;
+
+/// Runs `op` while `probability` % of this thread's slab and order >= 1
+/// page allocations fail (the task filter keeps every other context out);
+/// returns what `op` returned and the failslab and fail_page_alloc faults
+/// injected. `op` must not allocate in userspace what it cannot lose.
+pub fn with_sender_faults<R>(
+    probability: u32,
+    op: impl FnOnce() -> R,
+) -> Result<(R, i64, i64), Fail> {
+    let inj = Injector::new(Setup {
+        probability,
+        task_filter: true,
+        skb_cache_only: false,
+        pages: true,
+        verbose: 0,
+    })?;
+    inj.arm(UNLIMITED, UNLIMITED)?;
+    let r = op();
+    let (slab, page) = inj.disarm()?;
+    Ok((r, UNLIMITED - slab, UNLIMITED - page))
+}
+
 /// This thread's /proc/thread-self/fail-nth, opened once: opening it again
 /// between arming and reading would itself allocate, and count.
 pub struct FailNth(fs::File);
@@ -277,6 +330,15 @@ impl FailNth {
             .map_err(|e| Fail::new(format!("{FAIL_NTH}: {e}")))?;
         self.arm(0)?;
         Ok(std::str::from_utf8(&buf[..n]).unwrap_or("").trim() == "0")
+    }
+
+    /// Runs `op` with the N-th allocation of this thread's system calls
+    /// failing; returns what `op` returned and whether the fault was
+    /// injected (what was not is disarmed).
+    pub fn fail<R>(&self, n: u32, op: impl FnOnce() -> R) -> Result<(R, bool), Fail> {
+        self.arm(n)?;
+        let r = op();
+        Ok((r, self.injected()?))
     }
 }
 

@@ -7,7 +7,7 @@
 //! reader (an error, then EOF); no wait is unbounded.
 
 use super::common::{check_received, expect_nothing_queued, expect_record, record_limit, SLACK};
-use super::faultkit::{self, FailNth, Injector, Kmsg, Setup};
+use super::faultkit::{self, with_sender_faults, FailNth, Injector, Kmsg, Setup};
 use super::sendrules::Interrupter;
 use crate::harness::{CaseResult, Ctx, Dir, Fail, Outcome};
 use crate::vsock::{self, Fd};
@@ -16,14 +16,6 @@ use std::time::{Duration, Instant};
 
 fn seed(case: u64, dir: Dir, index: usize) -> u64 {
     pattern::seed_of(&[case, dir as u64, index as u64])
-}
-
-fn framing_name(markers: bool) -> &'static str {
-    if markers {
-        "markers"
-    } else {
-        "EOM framing"
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -45,8 +37,7 @@ pub fn fault_two_in_one_send(ctx: &mut Ctx) -> CaseResult {
         return Ok(Outcome::Skip(why));
     }
     for dir in Dir::BOTH {
-        let (fd, framing) = ctx.establish_framed()?;
-        let d = format!("{} ({})", dir.name(), framing_name(framing.markers));
+        let (fd, d) = faultkit::connection(ctx, dir, &[])?;
         if ctx.sends(dir) {
             let inj = Injector::new(Setup {
                 probability: 100,
@@ -77,9 +68,8 @@ pub fn fault_two_in_one_send(ctx: &mut Ctx) -> CaseResult {
                     inj.slab.left_from(r)
                 };
                 inj.slab.arm(1)?;
-                fail_nth.arm(n)?;
-                let sent = vsock::send(&fd, &record, libc::MSG_EOR);
-                let first = fail_nth.injected()?;
+                let (sent, first) =
+                    fail_nth.fail(n, || vsock::send(&fd, &record, libc::MSG_EOR))?;
                 let second = left()? == 0;
                 if !first {
                     inj.slab.arm(0)?;
@@ -180,15 +170,7 @@ pub fn fault_two_in_one_send(ctx: &mut Ctx) -> CaseResult {
             );
         } else {
             let mut ids = Vec::new();
-            loop {
-                let line = ctx.ctl.readln("DELIVERED or END")?;
-                if line == "END" {
-                    break;
-                }
-                let id: usize = line
-                    .strip_prefix("DELIVERED ")
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| Fail::new(format!("bad line {line:?}")))?;
+            while let Some(id) = faultkit::next_delivered::<usize>(ctx)? {
                 let k = ids.len();
                 ids.push(id);
                 expect_record(
@@ -382,7 +364,6 @@ fn read_stream(
 
 const SENDER_RECORDS: usize = 150;
 const SENDER_PROBABILITY: u32 = 10;
-const UNLIMITED: i64 = 1_000_000;
 
 /// Random faults (10 % of the sending thread's slab and order >= 1 page
 /// allocations) while it sends a stream of records of 1 B to 130 KB,
@@ -393,26 +374,15 @@ pub fn fault_random_sender(ctx: &mut Ctx) -> CaseResult {
         return Ok(Outcome::Skip(why));
     }
     for dir in Dir::BOTH {
-        let (fd, framing) = ctx.establish_framed()?;
-        let d = format!("{} ({})", dir.name(), framing_name(framing.markers));
+        let (fd, d) = faultkit::connection(ctx, dir, &[])?;
         if ctx.sends(dir) {
             let records: Vec<Vec<u8>> = (0..SENDER_RECORDS)
                 .map(|i| stream_record(71, dir, i))
                 .collect();
             let bytes: usize = records.iter().map(Vec::len).sum();
-            let inj = Injector::new(Setup {
-                probability: SENDER_PROBABILITY,
-                task_filter: true,
-                skb_cache_only: false,
-                pages: true,
-                verbose: 0,
-            })?;
             let t0 = Instant::now();
-            inj.arm(UNLIMITED, UNLIMITED)?;
-            let out = send_stream(&fd, &records);
-            let (sl, pl) = inj.disarm()?;
-            drop(inj);
-            let (slab, pages) = (UNLIMITED - sl, UNLIMITED - pl);
+            let (out, slab, pages) =
+                with_sender_faults(SENDER_PROBABILITY, || send_stream(&fd, &records))?;
             diag!(
                 "{d}: {slab} slab + {pages} page faults injected into the sender in {:.1} s; {} of {SENDER_RECORDS} records ({bytes} bytes in all) sent, {} sends failed with ENOMEM and were retried; end: {}",
                 t0.elapsed().as_secs_f64(),
@@ -483,8 +453,7 @@ pub fn fault_random_receiver(ctx: &mut Ctx) -> CaseResult {
         return Ok(Outcome::Skip(why));
     }
     for dir in Dir::BOTH {
-        let (fd, framing) = ctx.establish_framed()?;
-        let d = format!("{} ({})", dir.name(), framing_name(framing.markers));
+        let (fd, d) = faultkit::connection(ctx, dir, &[])?;
         if ctx.sends(dir) {
             let records: Vec<Vec<u8>> = (0..RECEIVER_RECORDS)
                 .map(|i| stream_record(72, dir, i))
@@ -626,17 +595,12 @@ pub fn credit_update_lost(ctx: &mut Ctx) -> CaseResult {
     let mut stalls = Vec::new();
     for dir in Dir::BOTH {
         for fault in [false, true] {
-            let (fd, framing) = ctx.establish_framed()?;
-            let d = format!(
-                "{} ({}, {})",
-                dir.name(),
-                framing_name(framing.markers),
-                if fault {
-                    "credit update failed"
-                } else {
-                    "no fault"
-                }
-            );
+            let what = if fault {
+                "credit update failed"
+            } else {
+                "no fault"
+            };
+            let (fd, d) = faultkit::connection(ctx, dir, &[what])?;
             if ctx.sends(dir) {
                 let peer_buf = ctx.ctl.expect_u64("BUFSIZE")?;
                 let len = record_limit(&fd, peer_buf)? * 3 / 5;
@@ -678,9 +642,9 @@ pub fn credit_update_lost(ctx: &mut Ctx) -> CaseResult {
                         verbose: 2,
                     })?;
                     let fail_nth = FailNth::open()?;
-                    fail_nth.arm(1)?;
-                    let r = expect_record(&fd, &a, Some(true), &format!("{d}: record A"));
-                    let hit = fail_nth.injected()?;
+                    let (r, hit) = fail_nth.fail(1, || {
+                        expect_record(&fd, &a, Some(true), &format!("{d}: record A"))
+                    })?;
                     drop(inj);
                     r?;
                     sites = kmsg.as_mut().map(|k| k.faults()).unwrap_or_default();
@@ -746,17 +710,12 @@ pub fn fault_merge_under_faults(ctx: &mut Ctx) -> CaseResult {
     }
     for (h, how) in [GiveUp::Timeout, GiveUp::Signal].into_iter().enumerate() {
         for dir in Dir::BOTH {
-            let (fd, framing) = ctx.establish_framed()?;
-            let d = format!(
-                "{} ({}, {})",
-                dir.name(),
-                framing_name(framing.markers),
-                if how == GiveUp::Timeout {
-                    "SO_SNDTIMEO"
-                } else {
-                    "signal"
-                }
-            );
+            let what = if how == GiveUp::Timeout {
+                "SO_SNDTIMEO"
+            } else {
+                "signal"
+            };
+            let (fd, d) = faultkit::connection(ctx, dir, &[what])?;
             let case = 74 + h as u64;
             if ctx.sends(dir) {
                 let peer_buf = ctx.ctl.expect_u64("BUFSIZE")?;
@@ -782,31 +741,21 @@ pub fn fault_merge_under_faults(ctx: &mut Ctx) -> CaseResult {
                 // Before the faults: a thread inherits make-it-fail.
                 let irq = (how == GiveUp::Signal)
                     .then(|| Interrupter::start(Duration::from_millis(300), None));
-                let inj = Injector::new(Setup {
-                    probability: MERGE_PROBABILITY,
-                    task_filter: true,
-                    skb_cache_only: false,
-                    pages: true,
-                    verbose: 0,
+                let ((gave_up, out), slab, pages) = with_sender_faults(MERGE_PROBABILITY, || {
+                    let gave_up = vsock::send_once(&fd, &giving_up, 0);
+                    drop(irq);
+                    if how == GiveUp::Timeout {
+                        let _ = vsock::set_send_timeout(&fd, vsock::IO_TIMEOUT);
+                    }
+                    (gave_up, send_stream(&fd, &records[1..]))
                 })?;
-                inj.arm(UNLIMITED, UNLIMITED)?;
-                let gave_up = vsock::send_once(&fd, &giving_up, 0);
-                drop(irq);
-                if how == GiveUp::Timeout {
-                    let _ = vsock::set_send_timeout(&fd, vsock::IO_TIMEOUT);
-                }
-                let out = send_stream(&fd, &records[1..]);
-                let (sl, pl) = inj.disarm()?;
-                drop(inj);
                 let want = if how == GiveUp::Timeout {
                     libc::EAGAIN
                 } else {
                     libc::EINTR
                 };
                 diag!(
-                    "{d}: {} slab + {} page faults injected; the {big}-byte send gave up with {:?}; then {} of 3 records sent ({unsent}, {other}, 1000 bytes), {} sends failed with ENOMEM and were retried; end: {}",
-                    UNLIMITED - sl,
-                    UNLIMITED - pl,
+                    "{d}: {slab} slab + {pages} page faults injected; the {big}-byte send gave up with {:?}; then {} of 3 records sent ({unsent}, {other}, 1000 bytes), {} sends failed with ENOMEM and were retried; end: {}",
                     gave_up.as_ref().map_err(vsock::errno_name),
                     out.sent,
                     out.enomem,

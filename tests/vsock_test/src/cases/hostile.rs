@@ -286,8 +286,10 @@ fn run_attack(ctx: &mut Ctx, case: u64, dir: Dir, a: &Attack) -> Result<Option<S
                 &d,
             )?;
         }
-        let cnt = module::read_counter("initial_counter").unwrap_or(0) as u32;
-        send_attack(&fd, cnt.wrapping_add(2 * VALID as u32), a.pkts)?;
+        // After establish_framed's probes and the valid records.
+        let cnt = (module::read_counter("initial_counter").unwrap_or(0) as u32)
+            .wrapping_add(module::PROBE_COUNTER_STEPS + 2 * VALID as u32);
+        send_attack(&fd, cnt, a.pkts)?;
         if a.end == End::Harmless {
             // The forged record was valid, and this side's module does not
             // know its counters: close, so that the victim sees the end.
@@ -623,7 +625,9 @@ pub fn hostile_empty_record_flood(ctx: &mut Ctx) -> CaseResult {
         if ctx.sends(dir) {
             let valid = pattern::record(seed(43, dir, 0), 300);
             send_record(&fd, &valid, libc::MSG_EOR, &d)?;
-            let cnt = (module::read_counter("initial_counter").unwrap_or(0) as u32).wrapping_add(2);
+            // After establish_framed's probes and the valid record.
+            let cnt = (module::read_counter("initial_counter").unwrap_or(0) as u32)
+                .wrapping_add(module::PROBE_COUNTER_STEPS + 2);
             for i in 0..FLOOD as u32 {
                 let c = 2 * i;
                 send_attack(&fd, cnt, &[Pkt::Begin(c, 0), Pkt::End(c + 1, 0)])?;

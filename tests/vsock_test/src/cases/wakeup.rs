@@ -25,8 +25,9 @@ struct PollWatch {
 }
 
 /// Polls `fd` (the first time without waiting) and reads with MSG_DONTWAIT
-/// whenever POLLIN is reported, until the record `want` has been read; any
-/// other record, a part of one, or nothing within the I/O timeout fails.
+/// whenever POLLIN is reported, until the record `want` has been read, and
+/// says what the polls saw; any other record, a part of one, or nothing
+/// within the I/O timeout fails.
 fn poll_until_record(fd: &Fd, want: &[u8], what: &str) -> Result<PollWatch, Fail> {
     let mut watch = PollWatch::default();
     let mut buf = vec![0u8; want.len() + SLACK];
@@ -47,6 +48,11 @@ fn poll_until_record(fd: &Fd, want: &[u8], what: &str) -> Result<PollWatch, Fail
         match vsock::recvmsg(fd, &mut buf, libc::MSG_DONTWAIT) {
             Ok(r) => {
                 super::common::check_received(&r, &buf, want, None, what)?;
+                diag!(
+                    "{what}: {} early POLLIN, {} quiet polls while incomplete",
+                    watch.early_pollin,
+                    watch.quiet_polls
+                );
                 return Ok(watch);
             }
             Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
@@ -101,11 +107,6 @@ pub fn no_wakeup_on_partial_record(ctx: &mut Ctx) -> CaseResult {
         ctx.ctl.writeln("POLLING")?;
         let w = poll_until_record(&fd, &a, &format!("{d}: record A"))?;
         ctx.ctl.expectln("SENT")?;
-        diag!(
-            "{d}: record A: {} early POLLIN, {} quiet polls while incomplete",
-            w.early_pollin,
-            w.quiet_polls
-        );
         early_total += w.early_pollin;
 
         ctx.ctl.writeln("READY")?;
@@ -120,11 +121,6 @@ pub fn no_wakeup_on_partial_record(ctx: &mut Ctx) -> CaseResult {
         )?;
         let w = poll_until_record(&fd, &b2, &format!("{d}: record B2"))?;
         ctx.ctl.expectln("B2_SENT")?;
-        diag!(
-            "{d}: record B2: {} early POLLIN, {} quiet polls while incomplete",
-            w.early_pollin,
-            w.quiet_polls
-        );
         early_total += w.early_pollin;
         expect_nothing_queued(&fd, d)?;
         ctx.ctl.writeln("RECEIVED")?;

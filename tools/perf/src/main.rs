@@ -52,14 +52,10 @@
 //! process over the transfer. MB is 10^6 bytes. Exit status: 0 on success,
 //! 1 when anything failed or a record arrived damaged, 2 for bad usage.
 
-#[allow(dead_code)]
-#[path = "../vsock.rs"]
-mod vsock;
-
 use std::io;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use vsock::Fd;
+use vsock_seqpacket_socket::{self as vsock, Fd};
 
 const MAGIC: u32 = 0x5053_5156; // "VQSP" little-endian
 const FLAG_QUIT: u32 = 1;
@@ -371,37 +367,12 @@ struct SenderArgs {
     label: String,
 }
 
-/// SO_VM_SOCKETS_CONNECT_TIMEOUT (its 64-bit timeval form on x86_64).
-const SO_VM_SOCKETS_CONNECT_TIMEOUT: libc::c_int = 6;
-
-/// A connect() may wait this long: the default 2 s is too short for an L1
-/// under TCG on a loaded machine.
-fn set_connect_timeout(fd: &Fd, d: Duration) -> io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: d.as_secs() as libc::time_t,
-        tv_usec: d.subsec_micros() as libc::suseconds_t,
-    };
-    // SAFETY: tv is a valid timeval of the size passed.
-    let r = unsafe {
-        libc::setsockopt(
-            fd.raw(),
-            libc::AF_VSOCK,
-            SO_VM_SOCKETS_CONNECT_TIMEOUT,
-            &tv as *const libc::timeval as *const libc::c_void,
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 fn connect(cid: u32, port: u32, ty: SockType, buf_size: u64) -> Result<Fd, String> {
     let what = format!("connect to {cid}:{port} ({})", ty.name());
     let fd = vsock::socket(ty.raw()).map_err(|e| err(&what, e))?;
     vsock::set_buffer_size(&fd, buf_size).map_err(|e| err(&what, e))?;
-    set_connect_timeout(&fd, STALL_TIMEOUT).map_err(|e| err(&what, e))?;
+    // The default 2 s is too short for an L1 under TCG on a loaded machine.
+    vsock::set_connect_timeout(&fd, STALL_TIMEOUT).map_err(|e| err(&what, e))?;
     vsock::connect(&fd, cid, port).map_err(|e| err(&what, e))?;
     vsock::set_recv_timeout(&fd, STALL_TIMEOUT).map_err(|e| err("SO_RCVTIMEO", e))?;
     vsock::set_send_timeout(&fd, STALL_TIMEOUT).map_err(|e| err("SO_SNDTIMEO", e))?;
