@@ -126,15 +126,21 @@ hmp() {
 	printf '%s\n' "$@" | socat -t 2 - "UNIX-CONNECT:$work/monitor.sock" 2>/dev/null | tr -d '\r' |
 		grep -v '^(qemu)\|^QEMU .* monitor' || true
 }
-# unstick WHY PROGRESS: the VMs look stuck. Writes what QEMU's vCPU is
-# doing to the log (is it halted? where?), then nudges it from outside,
-# mildest first: stop and continue the VM (QEMU looks again for work its
-# vCPU may have missed), then an NMI (wakes a halted vCPU even with
-# interrupts off). Succeeds once the check PROGRESS does, within 15 s of a
-# nudge; each attempt goes to $work/unstick for the summary.
+# stuck_where WHY: writes what QEMU's vCPU is doing (is it halted? where?)
+# to the log.
+stuck_where() {
+	log "STUCK: $1; vCPU: $(hmp 'info registers' | grep -o 'RIP=[0-9a-f]*\|HLT=[01]\|II=[01]\|SMM=[01]' | tr '\n' ' ')"
+}
+# unstick WHY PROGRESS: the VMs look frozen. Says where (stuck_where), then
+# nudges them from outside, mildest first: stop and continue the VM (QEMU
+# looks again for work its vCPU may have missed), then an NMI (wakes a
+# halted vCPU even with interrupts off). Succeeds once the check PROGRESS
+# does, within 15 s of a nudge; each attempt goes to $work/unstick for the
+# summary. (Hung L2 boots are not nudged: in about 40 of them no nudge ever
+# helped, and a new L1 boot always did.)
 unstick() {
 	local why=$1 progress=$2 nudge _
-	log "STUCK: $why; vCPU: $(hmp 'info registers' | grep -o 'RIP=[0-9a-f]*\|HLT=[01]\|II=[01]\|SMM=[01]' | tr '\n' ' ')"
+	stuck_where "$why"
 	for nudge in "stop cont" "nmi"; do
 		# shellcheck disable=SC2086
 		hmp $nudge >/dev/null
@@ -174,12 +180,12 @@ run_vm() {
 	# (more often on a loaded machine) and may take L1 with it, so this
 	# watchdog lives out here. An L2 that prints nothing within 20 s of L1
 	# starting it (it takes about 1 s), or has not reached its /init 60 s
-	# later, is nudged (unstick) and, if that does not help, stops the run
-	# for another boot: a new L1 boots L2 fine where starting L2 again in
-	# the same L1 did not. Under the debug L1 (KASAN-instrumented KVM under
-	# TCG) every character L2 prints is a slow exit, and on a loaded
-	# machine L2's console lagged its tests by minutes: there the limits
-	# are 300 s and 900 s, and the freeze watchdog below is the quick one.
+	# later, stops the run for another boot: a new L1 boots L2 fine where
+	# starting L2 again in the same L1 did not. Under the debug L1
+	# (KASAN-instrumented KVM under TCG) every character L2 prints is a
+	# slow exit, and on a loaded machine L2's console lagged its tests by
+	# minutes: there the limits are 300 s and 900 s, and the freeze
+	# watchdog below is the quick one.
 	first_line_limit=20 l2_boot_limit=60
 	[ "$kernel" = debug ] && first_line_limit=300 l2_boot_limit=900
 	(
@@ -190,26 +196,24 @@ run_vm() {
 		l2_said() { grep -q "^  \[L2\] .*$1" "$console"; }
 		l2_printed() { l2_said ''; }
 		l2_up() { l2_said 'vm\[l2\]: up'; }
-		waited=0
-		until l2_printed; do
-			kill -0 "$qemu_pid" 2>/dev/null || exit 0
-			if [ $waited -ge "$first_line_limit" ]; then
-				unstick "L2 printed nothing in $first_line_limit s" l2_printed && break
-				touch "$work/l2-boot-hang"
-				kill "$qemu_pid" 2>/dev/null
-				exit 0
-			fi
-			sleep 1
-			waited=$((waited + 1))
-		done
-		for _ in $(seq "$l2_boot_limit"); do
-			l2_up && exit 0
-			kill -0 "$qemu_pid" 2>/dev/null || exit 0
-			sleep 1
-		done
-		unstick "L2 not at its /init $l2_boot_limit s after its first line" l2_up && exit 0
-		touch "$work/l2-boot-hang"
-		kill "$qemu_pid" 2>/dev/null
+		# await LIMIT CHECK WHY: waits up to LIMIT s for CHECK; past that
+		# the boot is hung: say where L1's vCPU is, stop L1 for another boot.
+		await() {
+			local limit=$1 check=$2 why=$3 waited=0
+			until $check; do
+				kill -0 "$qemu_pid" 2>/dev/null || exit 0
+				if [ $waited -ge "$limit" ]; then
+					stuck_where "$why"
+					touch "$work/l2-boot-hang"
+					kill "$qemu_pid" 2>/dev/null
+					exit 0
+				fi
+				sleep 1
+				waited=$((waited + 1))
+			done
+		}
+		await "$first_line_limit" l2_printed "L2 printed nothing in $first_line_limit s"
+		await "$l2_boot_limit" l2_up "L2 not at its /init $l2_boot_limit s after its first line"
 	) &
 	watchdog=$!
 	# Nested virtualization can also freeze both VMs outright: QEMU then
@@ -255,8 +259,8 @@ run_vm
 # An L2 that hangs before its /init, or VMs that froze (no CPU, no output),
 # is nested virtualization or TCG, not the code under test: boot the layout
 # again, and say so. On a machine loaded by other VMs, three hangs in a row
-# were seen; a hung boot costs about 80 s (the first line is due 20 s after
-# L2 starts), so up to five boots in all. Under the debug L1 a hung boot
+# were seen; a hung boot costs about 50 s (L1's boot, and L2's first line
+# is due 20 s after L1 starts it), so up to five boots in all. Under the debug L1 a hung boot
 # costs about 8 min: two at most.
 boots=1 max_boots=5
 [ "$kernel" = debug ] && max_boots=2
