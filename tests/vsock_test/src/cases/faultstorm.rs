@@ -144,8 +144,11 @@ pub fn fault_two_in_one_send(ctx: &mut Ctx) -> CaseResult {
                 }
                 id += 1;
                 n += 1;
-                // The reader takes each record at once: credit never runs
-                // out, so no send waits.
+                // The reader takes these records only now, so the next
+                // iteration's sends may wait for credit while one record
+                // stays queued unread: the reader returns credit for each
+                // record it reads while a CREDIT_REQUEST is pending (patch
+                // 13; before its fix this stalled the sender for good).
                 for i in delivered.drain(reported..) {
                     ctx.ctl.write_value("DELIVERED", i)?;
                     count += 1;
