@@ -1,7 +1,7 @@
 //! Record-level checks shared by the cases; each failure says what was
 //! expected and what came.
 
-use crate::harness::Fail;
+use crate::harness::{Ctx, Dir, Fail};
 use crate::pattern;
 use crate::vsock::{self, Fd, Received};
 
@@ -135,6 +135,26 @@ pub fn record_limit(fd: &Fd, peer_buf: u64) -> Result<usize, Fail> {
         );
     }
     Ok(own.min(peer_buf) as usize)
+}
+
+/// The receiver tells the sender its buffer size; the sender picks the
+/// record length from the largest record it may send (`pick`) and tells it
+/// back. Both sides return that length.
+pub fn agree_record_len(
+    ctx: &mut Ctx,
+    fd: &Fd,
+    dir: Dir,
+    pick: impl FnOnce(usize) -> usize,
+) -> Result<usize, Fail> {
+    if ctx.sends(dir) {
+        let peer_buf = ctx.ctl.expect_u64("BUFSIZE")?;
+        let len = pick(record_limit(fd, peer_buf)?);
+        ctx.ctl.write_value("LEN", len)?;
+        Ok(len)
+    } else {
+        ctx.ctl.write_value("BUFSIZE", buffer_size(fd)?)?;
+        Ok(ctx.ctl.expect_u64("LEN")? as usize)
+    }
 }
 
 /// This side's SO_VM_SOCKETS_BUFFER_SIZE.

@@ -6,7 +6,9 @@
 //! ENOMEM with nothing sent or success; a dead connection is reported to its
 //! reader (an error, then EOF); no wait is unbounded.
 
-use super::common::{check_received, expect_nothing_queued, expect_record, record_limit, SLACK};
+use super::common::{
+    agree_record_len, check_received, expect_nothing_queued, expect_record, record_limit, SLACK,
+};
 use super::faultkit::{self, with_sender_faults, FailNth, Injector, Kmsg, Setup};
 use super::sendrules::Interrupter;
 use crate::harness::{CaseResult, Ctx, Dir, Fail, Outcome};
@@ -604,10 +606,8 @@ pub fn credit_update_lost(ctx: &mut Ctx) -> CaseResult {
                 "no fault"
             };
             let (fd, d) = faultkit::connection(ctx, dir, &[what])?;
+            let len = agree_record_len(ctx, &fd, dir, |limit| limit * 3 / 5)?;
             if ctx.sends(dir) {
-                let peer_buf = ctx.ctl.expect_u64("BUFSIZE")?;
-                let len = record_limit(&fd, peer_buf)? * 3 / 5;
-                ctx.ctl.write_value("LEN", len)?;
                 let a = pattern::record(seed(73, dir, 0), len);
                 let b = pattern::record(seed(73, dir, 1), len);
                 vsock::send(&fd, &a, libc::MSG_EOR)
@@ -628,8 +628,6 @@ pub fn credit_update_lost(ctx: &mut Ctx) -> CaseResult {
                 ctx.ctl.expectln("RESULT")?;
             } else {
                 let buf = vsock::buffer_size(&fd).map_err(|e| format!("buffer size: {e}"))?;
-                ctx.ctl.write_value("BUFSIZE", buf)?;
-                let len = ctx.ctl.expect_u64("LEN")? as usize;
                 ctx.ctl.expectln("A_SENT")?;
                 // Let the sender block on record B.
                 std::thread::sleep(Duration::from_millis(300));

@@ -3,7 +3,9 @@
 //! connection lives on. Upstream 6.12 sent part of the record and merged its
 //! rest into the next one; with markers the project reset the connection.
 
-use super::common::{expect_nothing_queued, expect_record, record_limit, send_record};
+use super::common::{
+    agree_record_len, expect_nothing_queued, expect_record, record_limit, send_record,
+};
 use crate::harness::{CaseResult, Ctx, Dir, Fail, Outcome};
 use crate::vsock;
 use crate::{diag, ensure, pattern};
@@ -247,10 +249,8 @@ pub fn sender_under_signal_storm(ctx: &mut Ctx) -> CaseResult {
     for dir in Dir::BOTH {
         let d = dir.name();
         let fd = ctx.establish()?;
+        let len = agree_record_len(ctx, &fd, dir, |limit| limit / 2)?;
         if ctx.sends(dir) {
-            let peer_buf = ctx.ctl.expect_u64("BUFSIZE")?;
-            let len = record_limit(&fd, peer_buf)? / 2;
-            ctx.ctl.write_value("LEN", len)?;
             let mut eintr = 0usize;
             {
                 let _irq = Interrupter::start(Duration::ZERO, Some(Duration::from_millis(1)));
@@ -272,9 +272,6 @@ pub fn sender_under_signal_storm(ctx: &mut Ctx) -> CaseResult {
             diag!("{d}: {STORM_RECORDS} records of {len} bytes, {eintr} sends interrupted and retried");
             ctx.ctl.expectln("RECEIVED")?;
         } else {
-            let buf = vsock::buffer_size(&fd).map_err(|e| format!("buffer size: {e}"))?;
-            ctx.ctl.write_value("BUFSIZE", buf)?;
-            let len = ctx.ctl.expect_u64("LEN")? as usize;
             read_slowly(ctx, &fd, d, STORM_RECORDS, Duration::from_millis(3), |i| {
                 pattern::record(seed(33, dir, i), len)
             })?;
@@ -299,10 +296,8 @@ pub fn credit_request_big_record(ctx: &mut Ctx) -> CaseResult {
     for dir in Dir::BOTH {
         let d = dir.name();
         let fd = ctx.establish()?;
+        let limit = agree_record_len(ctx, &fd, dir, |limit| limit)?;
         if ctx.sends(dir) {
-            let peer_buf = ctx.ctl.expect_u64("BUFSIZE")?;
-            let limit = record_limit(&fd, peer_buf)?;
-            ctx.ctl.write_value("LEN", limit)?;
             vsock::set_send_timeout(&fd, Duration::from_secs(5))
                 .map_err(|e| format!("SO_SNDTIMEO: {e}"))?;
             for (round, reader_first) in [true, false].into_iter().enumerate() {
@@ -336,9 +331,6 @@ pub fn credit_request_big_record(ctx: &mut Ctx) -> CaseResult {
             }
             ctx.ctl.expectln("RECEIVED")?;
         } else {
-            let buf = vsock::buffer_size(&fd).map_err(|e| format!("buffer size: {e}"))?;
-            ctx.ctl.write_value("BUFSIZE", buf)?;
-            let limit = ctx.ctl.expect_u64("LEN")? as usize;
             for (round, reader_first) in [true, false].into_iter().enumerate() {
                 if !reader_first {
                     // The sender waits for the big record's credit meanwhile.
