@@ -8,8 +8,8 @@
 //! cost the connection.
 
 use super::common::{expect_nothing_queued, expect_record, send_record};
-use super::faultkit::{self, FailNth, FAILSLAB, FAIL_PAGE_ALLOC};
-use crate::harness::{CaseResult, Ctx, Dir, Fail, Outcome};
+use super::faultkit::{self, FailNth, Injects, Plan, FAILSLAB, FAIL_PAGE_ALLOC};
+use crate::harness::{CaseResult, Ctx, Dir, Fail};
 use crate::vsock;
 use crate::{diag, ensure, pattern};
 use std::fs;
@@ -29,10 +29,11 @@ fn seed(dir: Dir, index: u32) -> u64 {
 }
 
 pub fn fault_injection_sweep(ctx: &mut Ctx) -> CaseResult {
-    if let Some(why) = faultkit::agree(ctx, "FAULTS", &[])? {
-        return Ok(Outcome::Skip(why));
-    }
+    let mut plan = Plan::new(ctx, "FAULTS", &[], Injects::Sender)?;
     for dir in Dir::BOTH {
+        if !plan.runs(dir) {
+            continue;
+        }
         let d = dir.name();
         let (fd, framing) = ctx.establish_framed()?;
         ensure!(framing.markers, "{d}: {}", framing.why);
@@ -120,5 +121,5 @@ pub fn fault_injection_sweep(ctx: &mut Ctx) -> CaseResult {
             ctx.ctl.writeln("RECEIVED")?;
         }
     }
-    Ok(Outcome::Pass)
+    Ok(plan.outcome())
 }
