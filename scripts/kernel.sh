@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the project's Linux 6.12: extract Debian's linux-source-6.12 into the
-# cache, apply patches/*.patch, put the files the series adds whole (the
+# cache, apply patches/net/*.patch (fixes of 6.12 that go to net on their
+# own) and patches/*.patch (the series), put the files the series adds whole (the
 # module from src/, its Rust abstraction, include/) into the tree, merge
 # config/vm.config over tinyconfig and build bzImage and the in-tree
 # vsock_seqpacket.ko.
@@ -16,9 +17,13 @@ TARBALL=/usr/src/linux-source-6.12.tar.xz
 [ -f "$TARBALL" ] || die "$TARBALL missing: run scripts/deps.sh (Debian package linux-source-6.12)"
 mkdir -p "$CACHE" "$BUILD"
 
-# Hash of the concatenated patches in a directory (empty series allowed).
-series_hash() { find "$1" -maxdepth 1 -name '*.patch' -print0 | sort -z | xargs -0 -r cat | sha256sum | cut -d' ' -f1; }
+# Every patch the tree takes, in order: the fixes for net, then the series.
+wanted_patches() { (shopt -s nullglob; printf '%s\n' "$TOP"/patches/net/*.patch "$TOP"/patches/*.patch); }
+# Hash of the patches named on stdin, concatenated in that order.
+patches_hash() { xargs -r -d '\n' cat | sha256sum | cut -d' ' -f1; }
 APPLIED=$KSRC/.vsock-seqpacket/applied
+# What the tree has, in the order it was applied (each copy is numbered).
+applied_patches() { find "$APPLIED" -maxdepth 1 -name '*.patch' | sort; }
 
 extract() {
 	log "extracting $TARBALL into $CACHE"
@@ -29,28 +34,28 @@ extract() {
 }
 
 apply_series() {
-	local p
-	for p in "$TOP"/patches/*.patch; do
-		[ -e "$p" ] || continue
+	local p i=0
+	while read -r p; do
+		i=$((i + 1))
 		# --fuzz tolerates context drift in newer 6.12.y point releases.
 		if ! patch -d "$KSRC" -p1 --forward --fuzz=3 --quiet <"$p" >"$CACHE/patch.log" 2>&1; then
 			cat "$CACHE/patch.log" >&2
 			die "patch $(basename "$p") no longer applies to $(cat "$KSRC/.vsock-seqpacket/version" 2>/dev/null || echo this tree); the series was made against 6.12.117"
 		fi
-		cp "$p" "$APPLIED/"
+		cp "$p" "$APPLIED/$(printf %02d $i)-$(basename "$p")"
 		find "$KSRC" -name '*.orig' -newer "$p" -delete 2>/dev/null || true
-	done
+	done < <(wanted_patches)
 }
 
 reverse_series() {
 	local p
-	for p in $(find "$APPLIED" -maxdepth 1 -name '*.patch' | sort -r); do
+	for p in $(applied_patches | sort -r); do
 		patch -d "$KSRC" -p1 -R --quiet <"$p" >/dev/null 2>&1 || return 1
 		rm -f "$p"
 	done
 }
 
-want=$(series_hash "$TOP/patches")
+want=$(wanted_patches | patches_hash)
 # The built-in kernel differs from the normal one in one option: start from
 # a copy of the normal tree, whose objects the build then mostly keeps.
 if [ "$FLAVOR" = builtin ] && [ ! -d "$KSRC/.vsock-seqpacket/applied" ] && [ -f "$CACHE/linux-6.12/vmlinux" ]; then
@@ -63,7 +68,7 @@ if [ ! -f "$KSRC/Makefile" ] || [ ! -d "$APPLIED" ]; then
 	extract
 fi
 dpkg-query -W -f='${Version}' linux-source-6.12 >"$KSRC/.vsock-seqpacket/version" 2>/dev/null || true
-have=$(series_hash "$APPLIED")
+have=$(applied_patches | patches_hash)
 if [ "$have" != "$want" ]; then
 	log "patch series changed: swapping it in the cached tree"
 	if ! reverse_series; then

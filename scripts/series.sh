@@ -2,8 +2,9 @@
 # Write the series as it would be posted: patches/ with the files the series
 # adds whole (TREE_FILES in lib.sh: the module from src/, its Rust
 # abstractions, the hook header, the documentation) folded into the patch
-# that adds them, and docs/cover-letter.txt as patch 0, into build/series/.
-# Runs checkpatch --strict on every patch.
+# that adds them, and docs/cover-letter.txt as patch 0, into build/series/;
+# the fixes that go to net on their own (patches/net/) into
+# build/series/net/. Runs checkpatch --strict on every patch.
 #
 #   scripts/series.sh          write and check (a few seconds)
 #   scripts/series.sh --build  also build the kernel after every patch, in
@@ -22,7 +23,10 @@ CHECKPATCH=$CACHE/linux-6.12/scripts/checkpatch.pl
 [ -f "$TARBALL" ] || die "$TARBALL missing: run scripts/deps.sh"
 
 # The files the series touches, from the tarball, as the base commit.
-mapfile -t touched < <(sed -n 's|^diff --git a/\(.*\) b/.*|\1|p' "$TOP"/patches/*.patch | sort -u)
+shopt -s nullglob
+net_fixes=("$TOP"/patches/net/*.patch)
+shopt -u nullglob
+mapfile -t touched < <(sed -n 's|^diff --git a/\(.*\) b/.*|\1|p' "$TOP"/patches/*.patch "${net_fixes[@]}" | sort -u)
 rm -rf "$REPO" "$OUT"
 mkdir -p "$REPO" "$OUT"
 tar -C "$REPO" -xJf "$TARBALL" --strip-components=1 \
@@ -90,6 +94,20 @@ for p in "$OUT"/0*.patch; do
 	fi
 	printf '  %-72s %5s lines  checkpatch %s\n' "$(basename "$p")" "$(wc -l <"$p")" "$([ -z "$out" ] && echo clean || echo WARN)"
 done
+# The fixes that go to net on their own (patches/net/): each applies to the
+# base without the series, and checkpatch takes it as it is.
+git -C "$REPO" checkout -q "$base"
+for p in "${net_fixes[@]}"; do
+	git -C "$REPO" apply --check "$p" || die "$(basename "$p") does not apply to the base without the series"
+	mkdir -p "$OUT/net"
+	cp "$p" "$OUT/net/"
+	if ! out=$(cd / && "$CHECKPATCH" --strict --no-tree -q --ignore UNKNOWN_COMMIT_ID "$p" 2>&1); then
+		echo "$out"
+		bad=1
+	fi
+	printf '  net/%-68s %5s lines  checkpatch %s\n' "$(basename "$p")" "$(wc -l <"$p")" "$([ -z "$out" ] && echo clean || echo WARN)"
+done
+git -C "$REPO" checkout -q -
 [ $bad = 0 ] || die "checkpatch --strict complains (above)"
 log "checkpatch --strict: every patch clean"
 
