@@ -112,6 +112,32 @@ else
 	role=l1 mem=2G
 	append="vsq.top=$TOP vsq.role=l1 vsq.l2accel=${VSQ_L2_ACCEL:-kvm} vsq.l2timeout=$((timeout - 30)) vsq.module=$hostmod vsq.l2module=$guestmod vsq.scenario=$scenario vsq.build=$BUILD$params ${VSQ_L1_ARGS:-}"
 fi
+# The VM's TSC is the host's (TCG reads the host's counter), and its kernel
+# calibrates it against the PIT at boot. On a loaded host that fails ("could
+# not calculate TSC khz", tsc_khz stays 0), and KVM in L1 then never enters
+# L2: kvm_guest_time_update() finds no TSC frequency and asks again, on every
+# entry. The L2 boot looks hung, with L1's vCPU in vcpu_run(),
+# vcpu_enter_guest() and kvm_guest_time_update(), where nearly all the
+# STUCK lines that this script logged put it. So the VM is told the host's
+# frequency, as the host's kernel knows it.
+host_tsc_khz() {
+	local mhz
+	mhz=$(dmesg 2>/dev/null | grep -oE 'tsc: (Refined TSC clocksource calibration:|Detected) [0-9]+\.[0-9]+ MHz' |
+		tail -n 1 | grep -oE '[0-9]+\.[0-9]+' || true)
+	# /proc/cpuinfo's MHz is the TSC's only where the TSC runs at a known,
+	# constant rate and no APERF/MPERF reading replaces it.
+	if [ -z "$mhz" ] && grep -qw tsc_known_freq /proc/cpuinfo && grep -qw constant_tsc /proc/cpuinfo &&
+		! grep -qw aperfmperf /proc/cpuinfo; then
+		mhz=$(awk -F': *' '/^cpu MHz/ { print $2; exit }' /proc/cpuinfo)
+	fi
+	[ -z "$mhz" ] || awk -v mhz="$mhz" 'BEGIN { printf "%d\n", mhz * 1000 + 0.5 }'
+}
+tsc_khz=$(host_tsc_khz)
+if [ -n "$tsc_khz" ]; then
+	append+=" tsc_early_khz=$tsc_khz"
+else
+	log "note: the host's TSC frequency is not known here (neither dmesg nor /proc/cpuinfo says it): the VMs calibrate their own, and an L2 boot hangs when that fails"
+fi
 console=$work/console.log
 # CPU time (clock ticks) of the QEMU under `timeout` ($qemu_pid).
 qemu_cpu_ticks() {
@@ -176,9 +202,10 @@ run_vm() {
 	tail -n +1 -f "$console" --pid="$qemu_pid" 2>/dev/null |
 		grep --line-buffered -E '^(vm\[|  \[L2\] vm\[|not ok|# Totals)|VSQ-RESULT|Kernel panic' | sed -u 's/\r$//; s/^/  | /' &
 	tailer=$!
-	# L2 hangs while booting under nested virtualization now and then
-	# (more often on a loaded machine) and may take L1 with it, so this
-	# watchdog lives out here. An L2 that prints nothing within 20 s of L1
+	# L2 hung while booting under nested virtualization now and then (more
+	# often on a loaded machine). The cause we found, L1 without a TSC
+	# frequency, is prevented above (tsc_early_khz); this watchdog, out
+	# here since a hang may take L1 with it, stays for any other. An L2 that prints nothing within 20 s of L1
 	# starting it (it takes about 1 s), or has not reached its /init 60 s
 	# later, stops the run for another boot: a new L1 boots L2 fine where
 	# starting L2 again in the same L1 did not. Under the debug L1

@@ -69,6 +69,12 @@ start_l2() {
 	else
 		accel="-accel tcg -cpu max" L2_ACCEL=tcg
 	fi
+	# scripts/vm.sh gives this kernel the host's TSC frequency; without it
+	# a failed calibration leaves KVM unable to enter L2 (it waits for a
+	# TSC frequency, for good), so say it where the hang would show.
+	if [ "$L2_ACCEL" = kvm ] && dmesg | grep -q 'could not calculate TSC khz'; then
+		say "warning: this kernel has no TSC frequency (its calibration failed, no tsc_early_khz=): KVM will not enter L2"
+	fi
 	say "starting L2 guest with $L2_ACCEL (module: $VSQ_l2module)"
 	# no_timer_check: the IO-APIC timer check at boot waits for PIT ticks
 	# that nested virtualization sometimes never delivers, and L2 hung there
