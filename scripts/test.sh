@@ -191,10 +191,9 @@ for layer in $LAYERS; do
 		step "debug: suite + hostile + faults loopback" vm --kernel debug --layout loopback suite
 		step "debug: unload under load (3 cycles)" vm --kernel debug --layout loopback --param cycles=3 unload_load
 		# The debug kernel as L1, the host side that guests attack; L2
-		# runs the normal kernel. L2 needs minutes to boot on it. The suite
-		# with its fault cases took 16 min once on a loaded machine.
+		# runs the normal kernel. L2 needs minutes to boot on it.
 		step "debug: kernel vsock_test host<->guest (debug L1)" vm --timeout 1200 --kernel debug --layout hostguest kernel_suite
-		step "debug: suite + hostile host<->guest (debug L1)" vm --timeout 1800 --kernel debug --layout hostguest suite
+		step "debug: suite + hostile host<->guest (debug L1)" vm --timeout 1200 --kernel debug --layout hostguest suite
 		;;
 	suite)
 		if [ -f "$TOP/tests/scenarios/suite.sh" ]; then

@@ -8,7 +8,7 @@
 //! Every file that is written while faults are armed is opened before: an
 //! open() allocates, and would take a fault meant for the socket call.
 
-use crate::harness::{Ctx, Dir, Fail, Outcome};
+use crate::harness::{Ctx, Dir, Fail};
 use crate::vsock::Fd;
 use std::cell::RefCell;
 use std::fs;
@@ -25,9 +25,10 @@ pub const FAIL_PAGE_ALLOC: &str = "/sys/kernel/debug/fail_page_alloc";
 /// copy of a guest's packet, the guest's receive buffers).
 pub const SKB_CACHE: &str = "/sys/kernel/slab/skbuff_head_cache/failslab";
 
-/// Why this kernel cannot inject faults (`need` adds files to the usual
-/// ones), or None: the debug kernel has everything, a normal kernel nothing.
-fn missing(need: &[&str]) -> Option<String> {
+/// Both sides check that this kernel can inject faults (`need` adds files),
+/// and agree. Returns the reason to skip, if any, loudly: the debug kernel
+/// has everything, a normal kernel nothing.
+pub fn agree(ctx: &mut Ctx, key: &str, need: &[&str]) -> Result<Option<String>, Fail> {
     let mut want = vec![
         FAIL_NTH.to_string(),
         MAKE_IT_FAIL.to_string(),
@@ -39,7 +40,9 @@ fn missing(need: &[&str]) -> Option<String> {
         .iter()
         .filter(|p| !std::path::Path::new(p).exists())
         .collect();
-    (!missing.is_empty()).then(|| {
+    let mine = if missing.is_empty() {
+        "ok".to_string()
+    } else {
         format!(
             "no fault injection on this kernel ({} missing; the debug kernel has it)",
             missing
@@ -48,130 +51,22 @@ fn missing(need: &[&str]) -> Option<String> {
                 .collect::<Vec<_>>()
                 .join(", ")
         )
+    };
+    ctx.ctl.write_value(key, &mine)?;
+    let theirs = ctx.ctl.expect_value(key)?;
+    Ok(if mine != "ok" {
+        Some(mine)
+    } else if theirs != "ok" {
+        Some(format!("peer: {theirs}"))
+    } else {
+        None
     })
-}
-
-/// Which end of a direction injects the faults of a case: only that end's
-/// kernel needs fault injection, the other end is a plain peer.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Injects {
-    /// Faults in the sender's sendmsg() (fail-nth, failslab with the task
-    /// filter).
-    Sender,
-    /// Faults in the reader's recvmsg() or in its whole kernel.
-    Receiver,
-}
-
-/// Which directions of a fault case run. Both sides tell each other whether
-/// their kernel can inject faults; a direction runs when the end that
-/// injects can (host<->guest with the debug kernel in L1 only: L1 as the
-/// faulting sender one way, the faulting receiver the other), and is
-/// skipped with a loud line otherwise. Both sides decide alike from the
-/// same two answers, so they stay in step without another exchange, and
-/// word every reason by role, so that both print the same text.
-pub struct Plan {
-    injects: Injects,
-    /// Why the client's and the server's kernels cannot inject, if not.
-    client: Option<String>,
-    server: Option<String>,
-    ran: usize,
-    /// The reasons of the directions skipped, each once.
-    skipped: Vec<String>,
-}
-
-impl Plan {
-    pub fn new(ctx: &mut Ctx, key: &str, need: &[&str], injects: Injects) -> Result<Plan, Fail> {
-        let mine = missing(need);
-        ctx.ctl.write_value(key, mine.as_deref().unwrap_or("ok"))?;
-        let theirs = ctx.ctl.expect_value(key)?;
-        let theirs = (theirs != "ok").then_some(theirs);
-        let (client, server) = if ctx.is_client() {
-            (mine, theirs)
-        } else {
-            (theirs, mine)
-        };
-        Ok(Plan {
-            injects,
-            client,
-            server,
-            ran: 0,
-            skipped: Vec::new(),
-        })
-    }
-
-    /// Whether `dir` runs: its injecting end can inject. If not, says so
-    /// loudly and keeps the reason for the case's verdict.
-    pub fn runs(&mut self, dir: Dir) -> bool {
-        let client_injects = match self.injects {
-            Injects::Sender => dir == Dir::ClientToServer,
-            Injects::Receiver => dir == Dir::ServerToClient,
-        };
-        let (role, why) = if client_injects {
-            ("client", &self.client)
-        } else {
-            ("server", &self.server)
-        };
-        let Some(why) = why else {
-            self.ran += 1;
-            return true;
-        };
-        let end = match self.injects {
-            Injects::Sender => "sender",
-            Injects::Receiver => "receiver",
-        };
-        // Once per direction: some cases run each direction twice.
-        let reason = format!("the {role}: {why}");
-        if !self.skipped.contains(&reason) {
-            crate::diag!(
-                "NOT RUN: {}: the faults of this direction are injected at its {end}, the {role}, which cannot: {why}",
-                dir.name()
-            );
-            self.skipped.push(reason);
-        }
-        false
-    }
-
-    /// `dir` ran, but what it showed is not judged here; `why` says why
-    /// (loudly, and in the case's verdict if nothing else ran).
-    pub fn not_judged(&mut self, dir: Dir, why: &str) {
-        self.ran -= 1;
-        crate::diag!("NOT JUDGED: {}: {why}", dir.name());
-        let reason = format!("{}: {why}", dir.name());
-        if !self.skipped.contains(&reason) {
-            self.skipped.push(reason);
-        }
-    }
-
-    /// Pass if any direction ran and was judged (its checks passed, else
-    /// the case failed before); else Skip with every reason.
-    pub fn outcome(self) -> Outcome {
-        if self.ran > 0 {
-            Outcome::Pass
-        } else {
-            Outcome::Skip(self.skipped.join("; "))
-        }
-    }
-}
-
-/// Whether this side is the host of its peer, a guest (L1 of host<->guest):
-/// what the peer sends reaches this kernel through vhost.
-pub fn host_of_guest(ctx: &Ctx) -> bool {
-    ctx.peer_cid > libc::VMADDR_CID_HOST && ctx.peer_cid != libc::VMADDR_CID_ANY
 }
 
 /// Establishes one direction's connection of a fault case and names it by
 /// direction, framing and what else sets it apart, as "client->server
 /// (markers)" or "server->client (EOM framing, signal)".
 pub fn connection(ctx: &mut Ctx, dir: Dir, what: &[&str]) -> Result<(Fd, String), Fail> {
-    connection_framed(ctx, dir, what).map(|(fd, d, _)| (fd, d))
-}
-
-/// [`connection`], also saying whether it carries markers.
-pub fn connection_framed(
-    ctx: &mut Ctx,
-    dir: Dir,
-    what: &[&str],
-) -> Result<(Fd, String, bool), Fail> {
     let (fd, framing) = ctx.establish_framed()?;
     let mut parts = vec![if framing.markers {
         "markers"
@@ -179,8 +74,7 @@ pub fn connection_framed(
         "EOM framing"
     }];
     parts.extend_from_slice(what);
-    let d = format!("{} ({})", dir.name(), parts.join(", "));
-    Ok((fd, d, framing.markers))
+    Ok((fd, format!("{} ({})", dir.name(), parts.join(", "))))
 }
 
 /// The receiver's side of a sender that reports each record it got out
@@ -479,14 +373,6 @@ impl FaultSite {
                 self.path.join(" <- ")
             }
         )
-    }
-
-    /// The fault hit vhost's copy of a guest's packet
-    /// (vhost_vsock_alloc_skb, inlined into vhost_vsock_handle_tx_kick):
-    /// vhost logs "Faulted on pkt" and goes on with the next one, so the
-    /// packet is lost, and its descriptor is never given back to the guest.
-    pub fn vhost_drop(&self) -> bool {
-        self.path.first().map(String::as_str) == Some("vhost_vsock_handle_tx_kick")
     }
 
     /// The fault hit the allocation of a credit update: the only packet a

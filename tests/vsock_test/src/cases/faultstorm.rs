@@ -9,9 +9,9 @@
 use super::common::{
     agree_record_len, check_received, expect_nothing_queued, expect_record, record_limit, SLACK,
 };
-use super::faultkit::{self, with_sender_faults, FailNth, Injector, Injects, Kmsg, Plan, Setup};
+use super::faultkit::{self, with_sender_faults, FailNth, Injector, Kmsg, Setup};
 use super::sendrules::Interrupter;
-use crate::harness::{CaseResult, Ctx, Dir, Fail};
+use crate::harness::{CaseResult, Ctx, Dir, Fail, Outcome};
 use crate::vsock::{self, Fd};
 use crate::{diag, ensure, pattern};
 use std::time::{Duration, Instant};
@@ -35,11 +35,10 @@ const TWO_MAX_NTH: u32 = 400;
 /// ENOMEM with nothing sent; the retry of the same record and a different
 /// next record arrive whole, and nothing else does.
 pub fn fault_two_in_one_send(ctx: &mut Ctx) -> CaseResult {
-    let mut plan = Plan::new(ctx, "FAULTS", &[], Injects::Sender)?;
+    if let Some(why) = faultkit::agree(ctx, "FAULTS", &[])? {
+        return Ok(Outcome::Skip(why));
+    }
     for dir in Dir::BOTH {
-        if !plan.runs(dir) {
-            continue;
-        }
         let (fd, d) = faultkit::connection(ctx, dir, &[])?;
         if ctx.sends(dir) {
             let inj = Injector::new(Setup {
@@ -193,7 +192,7 @@ pub fn fault_two_in_one_send(ctx: &mut Ctx) -> CaseResult {
             ctx.ctl.writeln("RECEIVED")?;
         }
     }
-    Ok(plan.outcome())
+    Ok(Outcome::Pass)
 }
 
 // ---------------------------------------------------------------------------
@@ -376,11 +375,10 @@ const SENDER_PROBABILITY: u32 = 10;
 /// retrying each ENOMEM: every send fails with ENOMEM or goes out whole, the
 /// reader gets every record whole and in order, nothing else.
 pub fn fault_random_sender(ctx: &mut Ctx) -> CaseResult {
-    let mut plan = Plan::new(ctx, "FAULTS", &[], Injects::Sender)?;
+    if let Some(why) = faultkit::agree(ctx, "FAULTS", &[])? {
+        return Ok(Outcome::Skip(why));
+    }
     for dir in Dir::BOTH {
-        if !plan.runs(dir) {
-            continue;
-        }
         let (fd, d) = faultkit::connection(ctx, dir, &[])?;
         if ctx.sends(dir) {
             let records: Vec<Vec<u8>> = (0..SENDER_RECORDS)
@@ -437,7 +435,7 @@ pub fn fault_random_sender(ctx: &mut Ctx) -> CaseResult {
             );
         }
     }
-    Ok(plan.outcome())
+    Ok(Outcome::Pass)
 }
 
 const RECEIVER_RECORDS: usize = 200;
@@ -445,10 +443,6 @@ const RECEIVER_PROBABILITY: u32 = 20;
 const RECEIVER_FAULTS: i64 = 40;
 const RECEIVER_WINDOW: Duration = Duration::from_secs(3);
 const STALL_SEND_TIMEOUT: Duration = Duration::from_secs(8);
-/// The receiver's end of a stream that EOM framing cut where it could not
-/// see it (on the `GOT` line, so that the sender knows too).
-const EOM_CUT: &str = "EOM-record-cut-by-a-lost-packet";
-const EOM_BLIND: &str = "upstream EOM framing cannot see a guest packet that the host's vhost lost (its sk_buff allocation failed: \"Faulted on pkt\"), so a record is cut or merged silently; markers detect the same loss";
 
 /// Random faults on the receiving side: once the first record is in, every
 /// sk_buff head allocated by the receiver's kernel fails with probability
@@ -459,20 +453,12 @@ const EOM_BLIND: &str = "upstream EOM framing cannot see a guest packet that the
 /// sender gets ENOMEM, success, or a reset; a sender that waits for credit
 /// while the reader has taken everything is a stall, reported with the
 /// faults the kernel logged.
-///
-/// When the receiver is the host of a guest sender (L1 of host<->guest),
-/// its faults also hit vhost's copy of each guest packet, and vhost drops
-/// the packet. Markers must report that loss (an error, then EOF, after the
-/// whole records before it); upstream EOM framing cannot see it and cuts or
-/// merges a record silently: that outcome is its known weakness, reported
-/// as evidence and not judged, rather than a pass or a failure of the suite.
 pub fn fault_random_receiver(ctx: &mut Ctx) -> CaseResult {
-    let mut plan = Plan::new(ctx, "FAULTS", &[faultkit::SKB_CACHE], Injects::Receiver)?;
+    if let Some(why) = faultkit::agree(ctx, "FAULTS", &[faultkit::SKB_CACHE])? {
+        return Ok(Outcome::Skip(why));
+    }
     for dir in Dir::BOTH {
-        if !plan.runs(dir) {
-            continue;
-        }
-        let (fd, d, markers) = faultkit::connection_framed(ctx, dir, &[])?;
+        let (fd, d) = faultkit::connection(ctx, dir, &[])?;
         if ctx.sends(dir) {
             let records: Vec<Vec<u8>> = (0..RECEIVER_RECORDS)
                 .map(|i| stream_record(72, dir, i))
@@ -506,21 +492,7 @@ pub fn fault_random_receiver(ctx: &mut Ctx) -> CaseResult {
                 out.end.describe(),
                 out.sent
             );
-            let dropped = got
-                .split(' ')
-                .find_map(|w| w.strip_prefix("vhost-drops="))
-                .filter(|n| *n != "0");
-            if let Some(n) = dropped {
-                // Each buffer comes back (patches/net/0001), so the
-                // connection is freed and the module unloads after the
-                // scenario: /init checks that.
-                diag!("{d}: the host's vhost dropped {n} of this guest's packets");
-            }
-            if got.ends_with(EOM_CUT) {
-                plan.not_judged(dir, EOM_BLIND);
-            }
         } else {
-            let via_vhost = faultkit::host_of_guest(ctx);
             let mut kmsg = Kmsg::open();
             let inj = Injector::new(Setup {
                 probability: RECEIVER_PROBABILITY,
@@ -531,15 +503,12 @@ pub fn fault_random_receiver(ctx: &mut Ctx) -> CaseResult {
             })?;
             let mut armed: Option<Instant> = None;
             let mut closed: Option<(i64, Duration)> = None;
-            // The records read whole before a wrong one.
-            let mut whole = 0;
             let read = read_stream(
                 &fd,
                 RECEIVER_RECORDS,
                 &|i| stream_record(72, dir, i),
                 &d,
                 &mut |got| {
-                    whole = got;
                     if got >= 1 && armed.is_none() {
                         inj.arm(RECEIVER_FAULTS, 0)?;
                         armed = Some(Instant::now());
@@ -559,35 +528,9 @@ pub fn fault_random_receiver(ctx: &mut Ctx) -> CaseResult {
             let (faults, window) = closed.unwrap_or((0, Duration::ZERO));
             let sites = kmsg.as_mut().map(|k| k.faults()).unwrap_or_default();
             let credit = sites.iter().filter(|s| s.credit_update()).count();
-            let drops = sites.iter().filter(|s| s.vhost_drop()).count();
             let where_ = faultkit::summarize(&sites);
-            // Whether vhost may have lost a packet of this stream that EOM
-            // framing cannot notice: one was logged, or the kernel's rate
-            // limit left faults unlogged.
-            let unlogged = (sites.len() as i64) < faults;
-            let eom_blind = via_vhost && !markers && (drops > 0 || unlogged);
-            // For the guest sender: how many of its packets vhost dropped
-            // ("?": some faults went unlogged, so perhaps more).
-            let vhost_drops = match (via_vhost, unlogged) {
-                (false, _) => String::new(),
-                (true, false) => format!(" vhost-drops={drops}"),
-                (true, true) => format!(" vhost-drops={drops}?"),
-            };
             let (got, end) = match read {
                 Ok(r) => r,
-                Err(f) if eom_blind => {
-                    ctx.ctl
-                        .write_value("GOT", format!("{whole}{vhost_drops} {EOM_CUT}"))?;
-                    let sent = ctx.ctl.expect_value("SENT")?;
-                    diag!(
-                        "{d}: EOM framing under {faults} sk_buff faults at the receiver ({} logged, {drops} of them dropped a guest packet in vhost): {whole} records whole, then a wrong one: {}; sender: {sent}",
-                        sites.len(),
-                        f.msg
-                    );
-                    diag!("{d}: faults at: {where_}");
-                    plan.not_judged(dir, EOM_BLIND);
-                    continue;
-                }
                 Err(f) => {
                     let _ = ctx.ctl.write_value("GOT", "bad-record");
                     return Err(f.context(&format!("faults at: {where_}")));
@@ -596,15 +539,8 @@ pub fn fault_random_receiver(ctx: &mut Ctx) -> CaseResult {
             if end == ReadEnd::All {
                 expect_nothing_queued(&fd, &d)?;
             }
-            // A lost packet also leaves its bytes counted as in flight by
-            // the sender, and a lost last packet leaves its record open:
-            // EOM framing stalls without knowing why.
-            let stalled_blind = eom_blind && matches!(end, ReadEnd::SilentEof | ReadEnd::Timeout);
-            let mut said = format!("{got} {}{vhost_drops}", end.describe());
-            if stalled_blind {
-                said += &format!(" {EOM_CUT}");
-            }
-            ctx.ctl.write_value("GOT", said)?;
+            ctx.ctl
+                .write_value("GOT", format!("{got} {}", end.describe()))?;
             let sent = ctx.ctl.expect_value("SENT")?;
             let mut it = sent.split(' ');
             let (s_n, s_enomem, s_end) = (
@@ -613,7 +549,7 @@ pub fn fault_random_receiver(ctx: &mut Ctx) -> CaseResult {
                 it.next().unwrap_or("?").to_string(),
             );
             diag!(
-                "{d}: {faults} sk_buff faults injected at the receiver in {:.1} s ({} logged: {credit} in a credit update, {drops} dropped a guest packet in vhost); {got} records received intact, end: {}; sender: {s_n} sent, {s_enomem} ENOMEM, end: {s_end}",
+                "{d}: {faults} sk_buff faults injected at the receiver in {:.1} s ({} logged: {credit} in a credit update); {got} records received intact, end: {}; sender: {s_n} sent, {s_enomem} ENOMEM, end: {s_end}",
                 window.as_secs_f64(),
                 sites.len(),
                 end.describe()
@@ -623,14 +559,6 @@ pub fn fault_random_receiver(ctx: &mut Ctx) -> CaseResult {
                 faults > 0,
                 "{d}: no fault was injected: the case tested nothing"
             );
-            if stalled_blind {
-                diag!(
-                    "{d}: EOM framing: {got} records whole, then {} after {drops} guest packet(s) dropped by vhost",
-                    end.describe()
-                );
-                plan.not_judged(dir, EOM_BLIND);
-                continue;
-            }
             match end {
                 ReadEnd::All => {}
                 ReadEnd::Error(_, true) => {
@@ -657,7 +585,7 @@ pub fn fault_random_receiver(ctx: &mut Ctx) -> CaseResult {
             }
         }
     }
-    Ok(plan.outcome())
+    Ok(Outcome::Pass)
 }
 
 /// The reader's CREDIT_UPDATE fails to allocate: the first allocation of
@@ -666,12 +594,11 @@ pub fn fault_random_receiver(ctx: &mut Ctx) -> CaseResult {
 /// that credit with a record of 3/5 of the buffer behind one of 3/5. First
 /// without the fault (the second record must arrive), then with it.
 pub fn credit_update_lost(ctx: &mut Ctx) -> CaseResult {
-    let mut plan = Plan::new(ctx, "FAULTS", &[], Injects::Receiver)?;
+    if let Some(why) = faultkit::agree(ctx, "FAULTS", &[])? {
+        return Ok(Outcome::Skip(why));
+    }
     let mut stalls = Vec::new();
     for dir in Dir::BOTH {
-        if !plan.runs(dir) {
-            continue;
-        }
         for fault in [false, true] {
             let what = if fault {
                 "credit update failed"
@@ -758,7 +685,7 @@ pub fn credit_update_lost(ctx: &mut Ctx) -> CaseResult {
             stalls.join(" / ")
         )));
     }
-    Ok(plan.outcome())
+    Ok(Outcome::Pass)
 }
 
 // ---------------------------------------------------------------------------
@@ -779,12 +706,11 @@ const MERGE_PROBABILITY: u32 = 30;
 /// failing from the send that gives up to the last one (each ENOMEM is
 /// retried). The reader must get the four records whole and apart.
 pub fn fault_merge_under_faults(ctx: &mut Ctx) -> CaseResult {
-    let mut plan = Plan::new(ctx, "FAULTS", &[], Injects::Sender)?;
+    if let Some(why) = faultkit::agree(ctx, "FAULTS", &[])? {
+        return Ok(Outcome::Skip(why));
+    }
     for (h, how) in [GiveUp::Timeout, GiveUp::Signal].into_iter().enumerate() {
         for dir in Dir::BOTH {
-            if !plan.runs(dir) {
-                continue;
-            }
             let what = if how == GiveUp::Timeout {
                 "SO_SNDTIMEO"
             } else {
@@ -882,5 +808,5 @@ pub fn fault_merge_under_faults(ctx: &mut Ctx) -> CaseResult {
             }
         }
     }
-    Ok(plan.outcome())
+    Ok(Outcome::Pass)
 }
