@@ -188,7 +188,7 @@ mkdir -p "$work/out"
 # run_vm: one boot of the layout; its console goes to $console.
 run_vm() {
 	log "$layout layout, module: $module, scenario: $scenario (timeout ${timeout}s)"
-	rm -rf "${work:?}/out"/*
+	rm -rf "${work:?}/out"/* "$work/out/.heartbeat"
 	timeout --foreground "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp 1 \
 		-kernel "$KIMG/bzImage" -initrd "$BUILD/initramfs.cpio.gz" \
 		-append "console=ttyS0 quiet panic=-1 $append" \
@@ -249,6 +249,9 @@ run_vm() {
 	# VMs are nudged (unstick); if they stay frozen, the run stops.
 	(
 		moved() { [ "$(stat -c %s "$console" 2>/dev/null)" != "$frozen_size" ]; }
+		# Seconds since the VM's /init last wrote its heartbeat (large if
+		# it never did: L2 and a VM without /out have none).
+		heartbeat_age() { echo $(($(date +%s) - $(stat -c %Y "$work/out/.heartbeat" 2>/dev/null || echo 0))); }
 		quiet_cpu=0 last_size=-1 still=0
 		while kill -0 "$qemu_pid" 2>/dev/null; do
 			cpu=$(qemu_cpu_ticks)
@@ -259,6 +262,13 @@ run_vm() {
 				still=0 quiet_cpu=$cpu
 			fi
 			last_size=$size
+			if [ $still -ge 60 ] && [ "$(heartbeat_age)" -lt 20 ]; then
+				# Alive and waiting: the scenario's own timeouts decide,
+				# and a wait that never ends fails the layer, never
+				# becomes a retry.
+				log "QUIET: no CPU time and no output for $still s, but the VM wrote its heartbeat $(heartbeat_age) s ago: it is alive and waiting; left to the scenario's timeouts"
+				still=0
+			fi
 			if [ $still -ge 60 ]; then
 				frozen_size=$size
 				if unstick "no CPU time and no output for 60 s" moved; then
@@ -323,6 +333,7 @@ if [ "$kernel" = debug ] && [ -n "$why" ] && [ -z "$boot_splat" ]; then
 	exit 4
 fi
 # What the scenario left in /out, for the host (the last boot's).
+rm -f "$work/out/.heartbeat"
 rm -rf "$outdir" && mkdir -p "$outdir" && cp -r "$work/out/." "$outdir/"
 [ -z "$(ls -A "$outdir")" ] || log "the scenario's /out: $(cd "$outdir" && ls | tr '\n' ' ')in ${outdir#"$TOP/"}"
 if grep -q "VSQ-RESULT role=$role rc=0" "$console"; then
