@@ -248,10 +248,11 @@ run_vm() {
 	# ticks a second) and the console stays silent. After 60 s of that the
 	# VMs are nudged (unstick); if they stay frozen, the run stops.
 	(
-		moved() { [ "$(stat -c %s "$console" 2>/dev/null)" != "$frozen_size" ]; }
 		# Seconds since the VM's /init last wrote its heartbeat (large if
 		# it never did: L2 and a VM without /out have none).
 		heartbeat_age() { echo $(($(date +%s) - $(stat -c %Y "$work/out/.heartbeat" 2>/dev/null || echo 0))); }
+		# A nudged VM went on: it printed, or wrote its heartbeat again.
+		moved() { [ "$(stat -c %s "$console" 2>/dev/null)" != "$frozen_size" ] || [ "$(heartbeat_age)" -lt 5 ]; }
 		quiet_cpu=0 last_size=-1 still=0
 		while kill -0 "$qemu_pid" 2>/dev/null; do
 			cpu=$(qemu_cpu_ticks)
