@@ -152,10 +152,13 @@ hmp() {
 	printf '%s\n' "$@" | socat -t 2 - "UNIX-CONNECT:$work/monitor.sock" 2>/dev/null | tr -d '\r' |
 		grep -v '^(qemu)\|^QEMU .* monitor' || true
 }
+# Seconds since the VM's /init last wrote its heartbeat to /out (large if
+# it never did).
+heartbeat_age() { echo $(($(date +%s) - $(stat -c %Y "$work/out/.heartbeat" 2>/dev/null || echo 0))); }
 # stuck_where WHY: writes what QEMU's vCPU is doing (is it halted? where?)
-# to the log.
+# and whether the VM's user space still runs (its heartbeat) to the log.
 stuck_where() {
-	log "STUCK: $1; vCPU: $(hmp 'info registers' | grep -o 'RIP=[0-9a-f]*\|HLT=[01]\|II=[01]\|SMM=[01]' | tr '\n' ' ')"
+	log "STUCK: $1; vCPU: $(hmp 'info registers' | grep -o 'RIP=[0-9a-f]*\|HLT=[01]\|II=[01]\|SMM=[01]' | tr '\n' ' ')heartbeat $(heartbeat_age) s ago"
 }
 # unstick WHY PROGRESS: the VMs look frozen. Says where (stuck_where), then
 # nudges them from outside, mildest first: stop and continue the VM (QEMU
@@ -248,9 +251,6 @@ run_vm() {
 	# ticks a second) and the console stays silent. After 60 s of that the
 	# VMs are nudged (unstick); if they stay frozen, the run stops.
 	(
-		# Seconds since the VM's /init last wrote its heartbeat (large if
-		# it never did: L2 and a VM without /out have none).
-		heartbeat_age() { echo $(($(date +%s) - $(stat -c %Y "$work/out/.heartbeat" 2>/dev/null || echo 0))); }
 		# A nudged VM went on: it printed, or wrote its heartbeat again.
 		moved() { [ "$(stat -c %s "$console" 2>/dev/null)" != "$frozen_size" ] || [ "$(heartbeat_age)" -lt 5 ]; }
 		quiet_cpu=0 last_size=-1 still=0
