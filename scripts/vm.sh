@@ -152,13 +152,10 @@ hmp() {
 	printf '%s\n' "$@" | socat -t 2 - "UNIX-CONNECT:$work/monitor.sock" 2>/dev/null | tr -d '\r' |
 		grep -v '^(qemu)\|^QEMU .* monitor' || true
 }
-# Seconds since the VM's /init last wrote its heartbeat to /out (large if
-# it never did).
-heartbeat_age() { echo $(($(date +%s) - $(stat -c %Y "$work/out/.heartbeat" 2>/dev/null || echo 0))); }
 # stuck_where WHY: writes what QEMU's vCPU is doing (is it halted? where?)
-# and whether the VM's user space still runs (its heartbeat) to the log.
+# to the log.
 stuck_where() {
-	log "STUCK: $1; vCPU: $(hmp 'info registers' | grep -o 'RIP=[0-9a-f]*\|HLT=[01]\|II=[01]\|SMM=[01]' | tr '\n' ' ')heartbeat $(heartbeat_age) s ago"
+	log "STUCK: $1; vCPU: $(hmp 'info registers' | grep -o 'RIP=[0-9a-f]*\|HLT=[01]\|II=[01]\|SMM=[01]' | tr '\n' ' ')"
 }
 # unstick WHY PROGRESS: the VMs look frozen. Says where (stuck_where), then
 # nudges them from outside, mildest first: stop and continue the VM (QEMU
@@ -191,7 +188,7 @@ mkdir -p "$work/out"
 # run_vm: one boot of the layout; its console goes to $console.
 run_vm() {
 	log "$layout layout, module: $module, scenario: $scenario (timeout ${timeout}s)"
-	rm -rf "${work:?}/out"/* "$work/out/.heartbeat"
+	rm -rf "${work:?}/out"/*
 	timeout --foreground "$timeout" qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp 1 \
 		-kernel "$KIMG/bzImage" -initrd "$BUILD/initramfs.cpio.gz" \
 		-append "console=ttyS0 quiet panic=-1 $append" \
@@ -251,8 +248,7 @@ run_vm() {
 	# ticks a second) and the console stays silent. After 60 s of that the
 	# VMs are nudged (unstick); if they stay frozen, the run stops.
 	(
-		# A nudged VM went on: it printed, or wrote its heartbeat again.
-		moved() { [ "$(stat -c %s "$console" 2>/dev/null)" != "$frozen_size" ] || [ "$(heartbeat_age)" -lt 5 ]; }
+		moved() { [ "$(stat -c %s "$console" 2>/dev/null)" != "$frozen_size" ]; }
 		quiet_cpu=0 last_size=-1 still=0
 		while kill -0 "$qemu_pid" 2>/dev/null; do
 			cpu=$(qemu_cpu_ticks)
@@ -263,13 +259,6 @@ run_vm() {
 				still=0 quiet_cpu=$cpu
 			fi
 			last_size=$size
-			if [ $still -ge 60 ] && [ "$(heartbeat_age)" -lt 20 ]; then
-				# Alive and waiting: the scenario's own timeouts decide,
-				# and a wait that never ends fails the layer, never
-				# becomes a retry.
-				log "QUIET: no CPU time and no output for $still s, but the VM wrote its heartbeat $(heartbeat_age) s ago: it is alive and waiting; left to the scenario's timeouts"
-				still=0
-			fi
 			if [ $still -ge 60 ]; then
 				frozen_size=$size
 				if unstick "no CPU time and no output for 60 s" moved; then
@@ -334,7 +323,6 @@ if [ "$kernel" = debug ] && [ -n "$why" ] && [ -z "$boot_splat" ]; then
 	exit 4
 fi
 # What the scenario left in /out, for the host (the last boot's).
-rm -f "$work/out/.heartbeat"
 rm -rf "$outdir" && mkdir -p "$outdir" && cp -r "$work/out/." "$outdir/"
 [ -z "$(ls -A "$outdir")" ] || log "the scenario's /out: $(cd "$outdir" && ls | tr '\n' ' ')in ${outdir#"$TOP/"}"
 if grep -q "VSQ-RESULT role=$role rc=0" "$console"; then
