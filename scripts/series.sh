@@ -86,13 +86,18 @@ EOF
 log "wrote $n patches and the cover letter to ${OUT#"$TOP/"}/"
 
 bad=0
-for p in "$OUT"/0*.patch; do
-	case $p in */0000-*) continue ;; esac
-	if ! out=$(cd / && "$CHECKPATCH" --strict --no-tree -q --ignore FILE_PATH_CHANGES,UNKNOWN_COMMIT_ID "$p" 2>&1); then
+# checkpatch PATCH NAME: checkpatch --strict on PATCH, one line with NAME.
+checkpatch() {
+	local out
+	if ! out=$(cd / && "$CHECKPATCH" --strict --no-tree -q --ignore FILE_PATH_CHANGES,UNKNOWN_COMMIT_ID "$1" 2>&1); then
 		echo "$out"
 		bad=1
 	fi
-	printf '  %-72s %5s lines  checkpatch %s\n' "$(basename "$p")" "$(wc -l <"$p")" "$([ -z "$out" ] && echo clean || echo WARN)"
+	printf '  %-72s %5s lines  checkpatch %s\n' "$2" "$(wc -l <"$1")" "$([ -z "$out" ] && echo clean || echo WARN)"
+}
+for p in "$OUT"/0*.patch; do
+	case $p in */0000-*) continue ;; esac
+	checkpatch "$p" "$(basename "$p")"
 done
 # The fixes that go to net on their own (patches/net/): each applies to the
 # base without the series, and checkpatch takes it as it is.
@@ -101,11 +106,7 @@ for p in "${net_fixes[@]}"; do
 	git -C "$REPO" apply --check "$p" || die "$(basename "$p") does not apply to the base without the series"
 	mkdir -p "$OUT/net"
 	cp "$p" "$OUT/net/"
-	if ! out=$(cd / && "$CHECKPATCH" --strict --no-tree -q --ignore UNKNOWN_COMMIT_ID "$p" 2>&1); then
-		echo "$out"
-		bad=1
-	fi
-	printf '  net/%-68s %5s lines  checkpatch %s\n' "$(basename "$p")" "$(wc -l <"$p")" "$([ -z "$out" ] && echo clean || echo WARN)"
+	checkpatch "$p" "net/$(basename "$p")"
 done
 git -C "$REPO" checkout -q -
 [ $bad = 0 ] || die "checkpatch --strict complains (above)"
