@@ -152,24 +152,32 @@ hmp() {
 	printf '%s\n' "$@" | socat -t 2 - "UNIX-CONNECT:$work/monitor.sock" 2>/dev/null | tr -d '\r' |
 		grep -v '^(qemu)\|^QEMU .* monitor' || true
 }
-# stuck_where WHY: writes what QEMU's vCPU is doing (is it halted? where?)
-# to the log.
+# stuck_where WHY: writes what QEMU's vCPU is doing (is it halted? where?
+# interrupts on, RFL bit 9?) and what its local APIC holds to the log.
 stuck_where() {
-	log "STUCK: $1; vCPU: $(hmp 'info registers' | grep -o 'RIP=[0-9a-f]*\|HLT=[01]\|II=[01]\|SMM=[01]' | tr '\n' ' ')"
+	log "STUCK: $1; vCPU: $(hmp 'info registers' | grep -o 'RIP=[0-9a-f]*\|RFL=[0-9a-f]*\|HLT=[01]\|II=[01]\|SMM=[01]' | tr '\n' ' ')APIC: $(hmp 'info lapic' | grep -E '^(ISR|IRR|APR)' | tr -s '\t ' ' ' | paste -sd';')"
 }
 # unstick WHY PROGRESS: the VMs look frozen. Says where (stuck_where), then
-# nudges them from outside, mildest first: stop and continue the VM (QEMU
-# looks again for work its vCPU may have missed), then an NMI (wakes a
-# halted vCPU even with interrupts off). Succeeds once the check PROGRESS
-# does, within 15 s of a nudge; each attempt goes to $work/unstick for the
-# summary. (Hung L2 boots are not nudged: in about 40 of them no nudge ever
-# helped, and a new L1 boot always did.)
+# nudges them from outside. A freeze under the debug L1, looked at
+# closely: L1's vCPU halted with interrupts on while its local APIC held
+# the timer's vector (236) in IRR, deliverable (PPR 0x10). QEMU's TCG had
+# lost its request to wake the vCPU for it; stop/cont and an NMI left that
+# as it was, and a key press revived it: any new interrupt makes QEMU look
+# at the APIC again. So the first nudge is a key press on the VM's i8042
+# (shift: no character, no reader), then stop and continue (QEMU looks
+# again for work its vCPU may have missed), then an NMI (wakes a halted
+# vCPU even with interrupts off).
+# Succeeds once the check PROGRESS does, within 15 s of a nudge; each
+# attempt goes to $work/unstick for the summary. (Hung L2 boots are not
+# nudged: in about 40 of them no nudge ever helped, and a new L1 boot always
+# did.)
 unstick() {
-	local why=$1 progress=$2 nudge _
+	local why=$1 progress=$2 nudge commands _
 	stuck_where "$why"
-	for nudge in "stop cont" "nmi"; do
-		# shellcheck disable=SC2086
-		hmp $nudge >/dev/null
+	# Each nudge is one or more monitor commands, split at ', '.
+	for nudge in "sendkey shift" "stop, cont" "nmi"; do
+		IFS=, read -ra commands <<<"${nudge//, /,}"
+		hmp "${commands[@]}" >/dev/null
 		for _ in $(seq 15); do
 			if $progress; then
 				log "UNSTUCK: $why; the VMs went on after '$nudge'"
@@ -179,7 +187,7 @@ unstick() {
 			sleep 1
 		done
 	done
-	log "still stuck after 'stop cont' and 'nmi'"
+	log "still stuck after 'sendkey shift', 'stop, cont' and 'nmi'"
 	echo "$why: nudges did not help" >>"$work/unstick"
 	return 1
 }
