@@ -63,8 +63,8 @@ step() { # NAME COMMAND...
 	logf=$LOGDIR/$(printf '%02d' ${#results[@]})-$(echo "$name" | tr -c 'A-Za-z0-9\n' '_').log
 	log "--- $name"
 	"$@" 2>&1 | tee "$logf" || rc=$?
-	grep -q '^\[vm +[0-9]*s\] \(RETRY\|NUDGED\):' "$logf" &&
-		retries+=("$name: $(grep '^\[vm +[0-9]*s\] \(RETRY\|NUDGED\):' "$logf" | sed 's/^\[vm +[0-9]*s\] //' | paste -sd' ')")
+	grep -q '^\[vm +[0-9]*s\] \(RETRY\|NUDGED\|WOKEN\):' "$logf" &&
+		retries+=("$name: $(grep '^\[vm +[0-9]*s\] \(RETRY\|NUDGED\|WOKEN\):' "$logf" | sed 's/^\[vm +[0-9]*s\] //' | paste -sd' ')")
 	if [ $rc = 0 ]; then
 		record "$name" PASS $((SECONDS - start))
 	elif [ $rc = 4 ] && grep -q '^\[vm +[0-9]*s\] SKIP:' "$logf"; then
@@ -221,7 +221,7 @@ for f in "${failures[@]}"; do
 done
 if ((${#retries[@]})); then
 	echo
-	echo "== layers that needed a second boot or a nudge"
+	echo "== layers that needed a second boot, a nudge or a wake-up"
 	printf '%s\n' "${retries[@]}"
 fi
 echo

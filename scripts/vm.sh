@@ -191,6 +191,18 @@ unstick() {
 	echo "$why: nudges did not help" >>"$work/unstick"
 	return 1
 }
+# lost_wakeup: QEMU's vCPU is halted with interrupts on (RFL bit 9) while
+# its local APIC holds a vector in IRR and none in service: an interrupt it
+# should have been woken for (see unstick).
+lost_wakeup() {
+	local regs rfl apic
+	regs=$(hmp 'info registers')
+	grep -q 'HLT=1' <<<"$regs" || return 1
+	rfl=$(grep -o 'RFL=[0-9a-f]*' <<<"$regs" | cut -d= -f2)
+	[ -n "$rfl" ] && (((16#$rfl & 0x200) != 0)) || return 1
+	apic=$(hmp 'info lapic')
+	grep -q '^IRR[[:space:]]*[0-9]' <<<"$apic" && grep -q '^ISR[[:space:]]*(none)' <<<"$apic"
+}
 # The scenario's /out (the loopback VM's or L1's); L2 has no such share.
 mkdir -p "$work/out"
 # run_vm: one boot of the layout; its console goes to $console.
@@ -281,10 +293,29 @@ run_vm() {
 		done
 	) &
 	freeze_watchdog=$!
+	# The lost wake-up that froze the debug L1 for good (unstick) can also
+	# stall a VM for a while and then pass unseen, when some other
+	# interrupt comes, and a stall of a few seconds fails a case that waits
+	# with a timeout. So a VM that used no CPU for 2 s is looked at; if it
+	# is halted with a deliverable interrupt pending, it gets a key press,
+	# the nudge that revives it, and the stall counts in $work/wakeups.
+	(
+		last_cpu=-1
+		while kill -0 "$qemu_pid" 2>/dev/null; do
+			sleep 2
+			cpu=$(qemu_cpu_ticks)
+			if [ "$cpu" = "$last_cpu" ] && lost_wakeup; then
+				hmp 'sendkey shift' >/dev/null
+				echo "$(date +%T)" >>"$work/wakeups"
+			fi
+			last_cpu=$cpu
+		done
+	) &
+	wakeup_watchdog=$!
 	status=0
 	wait "$qemu_pid" || status=$?
 	qemu_pid=
-	kill "$watchdog" "$freeze_watchdog" 2>/dev/null || true
+	kill "$watchdog" "$freeze_watchdog" "$wakeup_watchdog" 2>/dev/null || true
 	sleep 0.5; kill "$tailer" 2>/dev/null || true
 	cp "$console" "$BUILD/console-$layout-$module-$scenario$([ "$kernel" != normal ] && echo "-$kernel").log"
 }
@@ -321,6 +352,7 @@ while :; do
 	boots=$((boots + 1))
 done
 [ ! -s "$work/unstick" ] || log "NUDGED: $(paste -sd';' "$work/unstick")"
+[ ! -s "$work/wakeups" ] || log "WOKEN: $(wc -l <"$work/wakeups") times the VM was halted with an interrupt pending that QEMU had not woken it for, and a key press woke it (at $(paste -sd' ' "$work/wakeups"))"
 # Under the debug kernel as L1 (KASAN, lockdep, kmemleak; under TCG here),
 # a nested L2 can need longer than the watchdog allows on a loaded machine,
 # and nested virtualization froze both VMs there twice in a row once: that
