@@ -297,8 +297,9 @@ run_vm() {
 	# stall a VM for a while and then pass unseen, when some other
 	# interrupt comes, and a stall of a few seconds fails a case that waits
 	# with a timeout. So a VM that used no CPU for 2 s is looked at; if it
-	# is halted with a deliverable interrupt pending, it gets a key press,
-	# the nudge that revives it, and the stall counts in $work/wakeups.
+		# is halted with a deliverable interrupt pending, it gets a key press,
+	# the nudge that revives it (and stop/cont if it is still so 1 s
+	# later), and the stall counts in $work/wakeups.
 	(
 		last_cpu=-1
 		while kill -0 "$qemu_pid" 2>/dev/null; do
@@ -306,7 +307,15 @@ run_vm() {
 			cpu=$(qemu_cpu_ticks)
 			if [ "$cpu" = "$last_cpu" ] && lost_wakeup; then
 				hmp 'sendkey shift' >/dev/null
-				echo "$(date +%T)" >>"$work/wakeups"
+				how="key press"
+				sleep 1
+				# Once, a frozen L1 went on after stop/cont and
+				# not (or not visibly) after a key press.
+				if lost_wakeup; then
+					hmp stop cont >/dev/null
+					how+=", then stop/cont"
+				fi
+				echo "$(date +%T) ($how)" >>"$work/wakeups"
 			fi
 			last_cpu=$cpu
 		done
@@ -352,7 +361,7 @@ while :; do
 	boots=$((boots + 1))
 done
 [ ! -s "$work/unstick" ] || log "NUDGED: $(paste -sd';' "$work/unstick")"
-[ ! -s "$work/wakeups" ] || log "WOKEN: $(wc -l <"$work/wakeups") times the VM was halted with an interrupt pending that QEMU had not woken it for, and a key press woke it (at $(paste -sd' ' "$work/wakeups"))"
+[ ! -s "$work/wakeups" ] || log "WOKEN: $(wc -l <"$work/wakeups") times the VM was halted with an interrupt pending that QEMU had not woken it for, and was woken: $(paste -sd' ' "$work/wakeups")"
 # Under the debug kernel as L1 (KASAN, lockdep, kmemleak; under TCG here),
 # a nested L2 can need longer than the watchdog allows on a loaded machine,
 # and nested virtualization froze both VMs there twice in a row once: that
