@@ -361,7 +361,7 @@ while :; do
 	boots=$((boots + 1))
 done
 [ ! -s "$work/unstick" ] || log "NUDGED: $(paste -sd';' "$work/unstick")"
-[ ! -s "$work/wakeups" ] || log "WOKEN: $(wc -l <"$work/wakeups") times the VM was halted with an interrupt pending that QEMU had not woken it for, and was woken: $(paste -sd' ' "$work/wakeups")"
+[ ! -s "$work/wakeups" ] || log "WOKEN: $(wc -l <"$work/wakeups") lost wake-up(s), the VM halted with an interrupt pending that QEMU had not woken it for; woken at $(paste -sd' ' "$work/wakeups")"
 # Under the debug kernel as L1 (KASAN, lockdep, kmemleak; under TCG here),
 # a nested L2 can need longer than the watchdog allows on a loaded machine,
 # and nested virtualization froze both VMs there twice in a row once: that
