@@ -171,13 +171,17 @@ stuck_where() {
 # attempt goes to $work/unstick for the summary. (Hung L2 boots are not
 # nudged: in about 40 of them no nudge ever helped, and a new L1 boot always
 # did.)
+# nudge NUDGE: runs a nudge, one or more monitor commands split at ', '.
+nudge() {
+	local commands
+	IFS=, read -ra commands <<<"${1//, /,}"
+	hmp "${commands[@]}" >/dev/null
+}
 unstick() {
-	local why=$1 progress=$2 nudge commands _
+	local why=$1 progress=$2 nudge _
 	stuck_where "$why"
-	# Each nudge is one or more monitor commands, split at ', '.
 	for nudge in "sendkey shift" "stop, cont" "nmi"; do
-		IFS=, read -ra commands <<<"${nudge//, /,}"
-		hmp "${commands[@]}" >/dev/null
+		nudge "$nudge"
 		for _ in $(seq 15); do
 			if $progress; then
 				log "UNSTUCK: $why; the VMs went on after '$nudge'"
@@ -297,7 +301,7 @@ run_vm() {
 	# stall a VM for a while and then pass unseen, when some other
 	# interrupt comes, and a stall of a few seconds fails a case that waits
 	# with a timeout. So a VM that used no CPU for 2 s is looked at; if it
-		# is halted with a deliverable interrupt pending, it gets a key press,
+	# is halted with a deliverable interrupt pending, it gets a key press,
 	# the nudge that revives it (and stop/cont if it is still so 1 s
 	# later), and the stall counts in $work/wakeups.
 	(
@@ -306,14 +310,14 @@ run_vm() {
 			sleep 2
 			cpu=$(qemu_cpu_ticks)
 			if [ "$cpu" = "$last_cpu" ] && lost_wakeup; then
-				hmp 'sendkey shift' >/dev/null
-				how="key press"
+				nudge "sendkey shift"
+				how="sendkey shift"
 				sleep 1
 				# Once, a frozen L1 went on after stop/cont and
 				# not (or not visibly) after a key press.
 				if lost_wakeup; then
-					hmp stop cont >/dev/null
-					how+=", then stop/cont"
+					nudge "stop, cont"
+					how+="; stop, cont"
 				fi
 				echo "$(date +%T) ($how)" >>"$work/wakeups"
 			fi
